@@ -1,0 +1,124 @@
+"""Wall time of whole `hxgen render` processes (validate + plan + render + write).
+
+Prints one JSON object: medians over --runs runs for the default spec, the sandbox spec and
+generated specs with 50, 100 and 200 models (and as many tenants), plus how time grows.
+Aims: default < 0.3 s, 200 models < 2 s, growth close to linear.
+
+    python benchmarks/render.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = (50, 100, 200)
+
+
+def generated_spec(models: int) -> dict:
+    """A valid cpu-profile spec with `models` tiny models, a tenant per model and a route per pair."""
+    return {
+        "version": "hx/v1",
+        "host": {
+            "name": "bench",
+            "connection": "local",
+            "profile": "cpu",
+            "cpu_cores": 64,
+            "memory_gb": 4 * models + 64,
+        },
+        "models": [
+            {
+                "name": f"model-{i}",
+                "source": {"generate": "tiny-llama", "seed": i},
+                "parameters_b": 0.001,
+                "max_model_len": 512,
+                "port": 20000 + i,
+                "resources": {"memory_gb": 3},
+                "slo": {"time_to_first_token": {"target_ms": 500}, "throughput_rps": 1},
+            }
+            for i in range(models)
+        ],
+        "gateway": {
+            "rate_limit_tiers": [{"name": "standard", "requests_per_second": 10, "burst": 20}],
+            "tenants": [
+                {"name": f"tenant-{i}", "models": [f"model-{i}", f"route-{i // 2}"], "tier": "standard"}
+                for i in range(models)
+            ],
+            "routes": [
+                {
+                    "alias": f"route-{i}",
+                    "split": [
+                        {"model": f"model-{2 * i}", "weight": 50},
+                        {"model": f"model-{2 * i + 1}", "weight": 50},
+                    ],
+                }
+                for i in range(models // 2)
+            ],
+        },
+        "monitoring": {"receivers": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/"}]},
+    }
+
+
+def hxgen_command() -> list[str]:
+    script = Path(sys.executable).with_name("hxgen")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "hxgen"]
+
+
+def median_seconds(spec: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            subprocess.run(
+                [*hxgen_command(), "render", str(spec), "--out", out],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    result: dict[str, object] = {
+        "runs": args.runs,
+        "cpus": os.cpu_count(),
+        "default_s": median_seconds(ROOT / "hx.yaml", args.runs),
+        "sandbox_s": median_seconds(ROOT / "sandbox" / "hx.yaml", args.runs),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="hx-bench-"))
+    try:
+        for size in SIZES:
+            spec = workdir / f"hx-{size}.yaml"
+            with spec.open("w") as handle:
+                YAML(typ="safe", pure=True).dump(generated_spec(size), handle)
+            result[f"models_{size}_s"] = median_seconds(spec, args.runs)
+    finally:
+        shutil.rmtree(workdir)
+    # Marginal cost per model between 50 and 200: close to linear when the two halves agree.
+    per_model_low = (result["models_100_s"] - result["models_50_s"]) / 50
+    per_model_high = (result["models_200_s"] - result["models_100_s"]) / 100
+    result["per_model_ms_50_100"] = round(per_model_low * 1000, 2)
+    result["per_model_ms_100_200"] = round(per_model_high * 1000, 2)
+    for key, value in list(result.items()):
+        if key.endswith("_s"):
+            result[key] = round(value, 3)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

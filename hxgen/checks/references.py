@@ -1,0 +1,122 @@
+"""Every name that points somewhere must find its target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..diagnostics import Diagnostic, SpecPath, did_you_mean, error
+from ..spec import Spec
+from ..spec.gateway import ALL_MODELS
+
+
+def _unresolved(value: str, choices: Iterable[str], what: str, path: SpecPath) -> Diagnostic:
+    choices = sorted(set(choices))
+    listed = ", ".join(choices) if choices else "none are declared"
+    hint = did_you_mean(value, choices) or f"declared: {listed}"
+    return error("unknown-reference", f"no {what} named '{value}'", path, hint)
+
+
+def _model_names(spec: Spec) -> set[str]:
+    """Models may be named by their hx name or by the name clients send."""
+    return {m.name for m in spec.models} | {m.public_name for m in spec.models}
+
+
+def gpu_assignments(spec: Spec) -> Iterator[Diagnostic]:
+    indexes = {g.index for g in spec.host.gpus}
+    for i, model in enumerate(spec.models):
+        seen: set[int] = set()
+        for j, gpu in enumerate(model.gpus):
+            path = ("models", i, "gpus", j)
+            if gpu in seen:
+                yield error("duplicate-gpu", f"GPU {gpu} is listed twice", path)
+            elif gpu not in indexes:
+                have = ", ".join(str(x) for x in sorted(indexes)) or "none"
+                yield error(
+                    "unknown-reference",
+                    f"no GPU with index {gpu} in host.gpus (have: {have})",
+                    path,
+                    hint="assign GPUs declared under host.gpus",
+                )
+            seen.add(gpu)
+
+
+def tenants(spec: Spec) -> Iterator[Diagnostic]:
+    g = spec.gateway
+    tiers = [t.name for t in g.rate_limit_tiers]
+    callable_names = _model_names(spec) | {r.alias for r in g.routes}
+    for i, tenant in enumerate(g.tenants):
+        if tenant.tier not in tiers:
+            yield _unresolved(tenant.tier, tiers, "rate-limit tier", ("gateway", "tenants", i, "tier"))
+        for j, name in enumerate(tenant.models):
+            if name != ALL_MODELS and name not in callable_names:
+                yield _unresolved(name, callable_names, "model or route", ("gateway", "tenants", i, "models", j))
+
+
+def routes(spec: Spec) -> Iterator[Diagnostic]:
+    names = _model_names(spec)
+    for i, route in enumerate(spec.gateway.routes):
+        base = ("gateway", "routes", i)
+        targets: set[str] = set()
+        for j, target in enumerate(route.split):
+            if target.model not in names:
+                yield _unresolved(target.model, names, "model", (*base, "split", j, "model"))
+            elif target.model in targets:
+                yield error(
+                    "duplicate-name",
+                    f"'{target.model}' appears twice in this split",
+                    (*base, "split", j, "model"),
+                )
+            targets.add(target.model)
+        total = sum(t.weight for t in route.split)
+        if total != 100:
+            yield error(
+                "split-weights",
+                f"weights add up to {total}, not 100",
+                (*base, "split"),
+                hint="weights are percentages of the alias's traffic",
+            )
+
+
+def databases(spec: Spec) -> Iterator[Diagnostic]:
+    embedders = [m.name for m in spec.models if m.task == "embed"]
+    for i, collection in enumerate(spec.databases.qdrant.collections):
+        if collection.embedding_model is not None and collection.embedding_model not in embedders:
+            yield _unresolved(
+                collection.embedding_model,
+                embedders,
+                "embedding model (task: embed)",
+                ("databases", "qdrant", "collections", i, "embedding_model"),
+            )
+    pg = spec.databases.postgres
+    # PostgreSQL keeps superuser_reserved_connections (3) plus room for admin sessions.
+    if pg.enabled and pg.pgbouncer.enabled and pg.pgbouncer.pool_size + 10 > pg.tuning.max_connections:
+        yield error(
+            "pool-exceeds-connections",
+            f"PgBouncer pool of {pg.pgbouncer.pool_size} needs max_connections >= {pg.pgbouncer.pool_size + 10}, "
+            f"but it is {pg.tuning.max_connections}",
+            ("databases", "postgres", "tuning", "max_connections"),
+            hint="raise tuning.max_connections or lower pgbouncer.pool_size",
+        )
+
+
+def alerting(spec: Spec) -> Iterator[Diagnostic]:
+    mon = spec.monitoring
+    receivers = [r.name for r in mon.receivers]
+    for i, route in enumerate(mon.routes):
+        if route.receiver not in receivers:
+            yield _unresolved(route.receiver, receivers, "receiver", ("monitoring", "routes", i, "receiver"))
+    if mon.default_receiver is not None and mon.default_receiver not in receivers:
+        yield _unresolved(mon.default_receiver, receivers, "receiver", ("monitoring", "default_receiver"))
+
+
+def business(spec: Spec) -> Iterator[Diagnostic]:
+    if spec.business is None:
+        return
+    names = _model_names(spec)
+    for i, ref in enumerate(spec.business.reference_prices):
+        for j, model in enumerate(ref.compare_with):
+            if model not in names:
+                yield _unresolved(model, names, "model", ("business", "reference_prices", i, "compare_with", j))
+
+
+CHECKS = (gpu_assignments, tenants, routes, databases, alerting, business)

@@ -1,0 +1,180 @@
+"""Promises that contradict themselves, and settings that are legal but probably wrong."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from ..diagnostics import Diagnostic, error, warning
+from ..spec import Spec
+
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+# Flags hx sets from the spec; passing them again in extra_args would silently fight it.
+MANAGED_FLAGS = {
+    "vllm": {
+        "--model",
+        "--served-model-name",
+        "--host",
+        "--port",
+        "--tensor-parallel-size",
+        "-tp",
+        "--dtype",
+        "--quantization",
+        "-q",
+        "--max-model-len",
+        "--gpu-memory-utilization",
+        "--max-num-seqs",
+        "--max-num-batched-tokens",
+        "--enable-prefix-caching",
+        "--no-enable-prefix-caching",
+        "--revision",
+        "--runner",
+    },
+    "tgi": {
+        "--model-id",
+        "--revision",
+        "--port",
+        "--hostname",
+        "--num-shard",
+        "--quantize",
+        "--dtype",
+        "--max-total-tokens",
+        "--max-input-tokens",
+        "--max-concurrent-requests",
+        "--max-batch-prefill-tokens",
+        "--cuda-memory-fraction",
+    },
+}
+
+
+def model_slos(spec: Spec) -> Iterator[Diagnostic]:
+    for i, m in enumerate(spec.models):
+        slo = m.slo
+        if slo is None:
+            yield warning(
+                "no-slo",
+                "no SLO declared: nothing will alert when this model is slow or failing",
+                ("models", i),
+                hint="add 'slo:' with time_to_first_token, throughput_rps, ...",
+            )
+            continue
+        ttft, e2e = slo.time_to_first_token, slo.end_to_end
+        if ttft and e2e and e2e.target_ms <= ttft.target_ms:
+            yield error(
+                "slo-contradiction",
+                f"end-to-end target {e2e.target_ms:g} ms is not above the time-to-first-token target "
+                f"{ttft.target_ms:g} ms, yet every answer includes its first token",
+                ("models", i, "slo", "end_to_end", "target_ms"),
+            )
+        if e2e and e2e.output_tokens >= m.max_model_len:
+            yield error(
+                "slo-contradiction",
+                f"the end-to-end target is stated for {e2e.output_tokens} output tokens, but "
+                f"max_model_len is {m.max_model_len}",
+                ("models", i, "slo", "end_to_end", "output_tokens"),
+            )
+        if m.task == "embed" and ttft:
+            yield error(
+                "slo-contradiction",
+                "embedding models produce no tokens; use end_to_end or drop it",
+                ("models", i, "slo", "time_to_first_token"),
+            )
+
+
+def model_settings(spec: Spec) -> Iterator[Diagnostic]:
+    for i, m in enumerate(spec.models):
+        if m.source.hub and m.source.revision and not COMMIT_SHA.match(m.source.revision):
+            yield warning(
+                "unpinned-revision",
+                f"revision '{m.source.revision}' is not a commit sha; it can move",
+                ("models", i, "source", "revision"),
+                hint="pin the 40-character commit sha shown on the model's 'Files' page",
+            )
+        if m.max_num_batched_tokens is not None and m.max_num_batched_tokens < m.max_num_seqs:
+            yield error(
+                "invalid-value",
+                f"max_num_batched_tokens ({m.max_num_batched_tokens}) is below max_num_seqs ({m.max_num_seqs})",
+                ("models", i, "max_num_batched_tokens"),
+                hint="every scheduled sequence needs at least one token per step",
+            )
+        for j, arg in enumerate(m.extra_args):
+            flag = arg.split("=", 1)[0]
+            if flag in MANAGED_FLAGS[m.engine]:
+                yield error(
+                    "managed-flag",
+                    f"'{flag}' is set by hx from the spec",
+                    ("models", i, "extra_args", j),
+                    hint="set the matching spec field instead of passing the flag",
+                )
+
+
+def gateway(spec: Spec) -> Iterator[Diagnostic]:
+    g = spec.gateway
+    if not g.enabled:
+        return
+    current = [v.name for v in g.api_versions if v.status == "current"]
+    if len(current) != 1:
+        yield error(
+            "api-versions",
+            f"exactly one API version must be 'current' (found {len(current)})",
+            ("gateway", "api_versions"),
+        )
+    if not g.tenants:
+        yield warning(
+            "no-tenants",
+            "no tenants: the gateway will refuse every request",
+            ("gateway",),
+            hint="declare tenants, then create their keys with 'hxgen keys create --tenant NAME'",
+        )
+    if g.tls.mode == "off" and not _is_loopback(g.listen.address):
+        yield warning(
+            "cleartext-keys",
+            f"TLS is off while listening on {g.listen.address}: API keys cross the network in clear text",
+            ("gateway", "tls", "mode"),
+            hint="use 'mode: internal-ca', or listen on 127.0.0.1 only",
+        )
+    if g.cache.enabled and g.cache.size_mb / 1024 > g.memory_gb:
+        yield error(
+            "invalid-value",
+            f"the response cache ({g.cache.size_mb} MB) is larger than the gateway's "
+            f"memory budget ({g.memory_gb:g} GB)",
+            ("gateway", "cache", "size_mb"),
+        )
+
+
+def monitoring(spec: Spec) -> Iterator[Diagnostic]:
+    mon = spec.monitoring
+    if not mon.receivers:
+        yield warning(
+            "no-receivers",
+            "alerts have no receiver: nobody is paged",
+            ("monitoring",),
+            hint="declare monitoring.receivers (webhook, email, slack or pagerduty)",
+        )
+    if mon.evaluation_interval_s and mon.evaluation_interval_s < mon.scrape_interval_s:
+        yield warning(
+            "evaluation-interval",
+            "rules evaluated more often than series are scraped see no new data",
+            ("monitoring", "evaluation_interval_s"),
+        )
+    # Only a series the user listed; the default set leaves GPU series out on the cpu profile.
+    if spec.host.profile == "cpu" and "series" in spec.analytics.model_fields_set:
+        for i, s in enumerate(spec.analytics.series):
+            if s.metric == "gpu_memory":
+                yield warning(
+                    "no-data",
+                    "the cpu profile has no GPU metrics; this series stays empty",
+                    ("analytics", "series", i, "metric"),
+                )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+CHECKS = (model_slos, model_settings, gateway, monitoring)

@@ -1,0 +1,92 @@
+"""Names and ports that must not repeat."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..diagnostics import Diagnostic, SpecPath, dotted, error
+from ..spec import Spec
+
+
+def _duplicates(items: Iterable[tuple[object, SpecPath]], what: str, code: str) -> Iterator[Diagnostic]:
+    first: dict[object, SpecPath] = {}
+    for value, path in items:
+        if value in first:
+            shown = f"'{value}'" if isinstance(value, str) else value
+            yield error(
+                code,
+                f"{what} {shown} is already used at {dotted(first[value])}",
+                path,
+                hint=f"each {what} must be unique",
+            )
+        else:
+            first[value] = path
+
+
+def _named(entries: list, section: SpecPath, attr: str = "name") -> Iterator[tuple[object, SpecPath]]:
+    for i, entry in enumerate(entries):
+        yield getattr(entry, attr), (*section, i, attr)
+
+
+def unique_names(spec: Spec) -> Iterator[Diagnostic]:
+    g, db = spec.gateway, spec.databases
+    groups = [
+        (_named(spec.host.gpus, ("host", "gpus"), "index"), "GPU index"),
+        (_named(spec.models, ("models",)), "model name"),
+        (_named(g.tenants, ("gateway", "tenants")), "tenant name"),
+        (_named(g.rate_limit_tiers, ("gateway", "rate_limit_tiers")), "tier name"),
+        (_named(g.api_versions, ("gateway", "api_versions")), "API version"),
+        (_named(db.postgres.databases, ("databases", "postgres", "databases")), "database name"),
+        (_named(db.qdrant.collections, ("databases", "qdrant", "collections")), "collection name"),
+        (_named(spec.monitoring.receivers, ("monitoring", "receivers")), "receiver name"),
+        (_named(spec.monitoring.extra_rules, ("monitoring", "extra_rules"), "alert"), "alert name"),
+        (_named(spec.analytics.series, ("analytics", "series")), "series name"),
+    ]
+    if spec.business:
+        groups.append((_named(spec.business.reference_prices, ("business", "reference_prices")), "reference price"))
+    for items, what in groups:
+        yield from _duplicates(items, what, "duplicate-name")
+
+
+def unique_public_names(spec: Spec) -> Iterator[Diagnostic]:
+    """Clients address models by served name or route alias; one name, one destination."""
+    served = (
+        (m.public_name, ("models", i, "served_name" if m.served_name else "name")) for i, m in enumerate(spec.models)
+    )
+    aliases = ((r.alias, ("gateway", "routes", i, "alias")) for i, r in enumerate(spec.gateway.routes))
+    yield from _duplicates([*served, *aliases], "model name clients send", "duplicate-name")
+
+
+def listening_ports(spec: Spec) -> Iterator[tuple[int, SpecPath]]:
+    """Every port an enabled service binds on the host."""
+    for i, m in enumerate(spec.models):
+        yield m.port, ("models", i, "port")
+    g = spec.gateway
+    if g.enabled:
+        if g.tls.mode != "off":
+            yield g.listen.https_port, ("gateway", "listen", "https_port")
+        yield g.listen.http_port, ("gateway", "listen", "http_port")
+        if g.grpc.enabled:
+            yield g.grpc.port, ("gateway", "grpc", "port")
+    pg, qd = spec.databases.postgres, spec.databases.qdrant
+    if pg.enabled:
+        yield pg.port, ("databases", "postgres", "port")
+        if pg.pgbouncer.enabled:
+            yield pg.pgbouncer.port, ("databases", "postgres", "pgbouncer", "port")
+    if qd.enabled:
+        yield qd.http_port, ("databases", "qdrant", "http_port")
+        yield qd.grpc_port, ("databases", "qdrant", "grpc_port")
+    mon = spec.monitoring
+    for attr in ("prometheus_port", "alertmanager_port", "node_exporter_port"):
+        yield getattr(mon, attr), ("monitoring", attr)
+    if mon.grafana.enabled:
+        yield mon.grafana.port, ("monitoring", "grafana", "port")
+    if spec.analytics.enabled:
+        yield spec.analytics.port, ("analytics", "port")
+
+
+def unique_ports(spec: Spec) -> Iterator[Diagnostic]:
+    yield from _duplicates(listening_ports(spec), "port", "port-conflict")
+
+
+CHECKS = (unique_names, unique_public_names, unique_ports)

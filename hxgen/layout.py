@@ -1,0 +1,21 @@
+"""Fixed places on the target host. Renderers and the inventory both read them from here,
+so a unit file and the role that installs its program never disagree."""
+
+from __future__ import annotations
+
+HX_ROOT = "/opt/hx"
+STATE_ROOT = "/var/lib/hx"
+CONFIG_ROOT = "/etc/hx"
+SYSTEMD_DIR = "/etc/systemd/system"
+
+VLLM_USER = "hx-vllm"
+VLLM_VENV = f"{HX_ROOT}/vllm"
+VLLM_STATE = f"{STATE_ROOT}/vllm"
+TGI_STATE = f"{STATE_ROOT}/tgi"
+
+MODEL_SERVICE_PREFIX = "hx-model-"
+ENGINE_BIND_ADDRESS = "127.0.0.1"  # engines are only reachable through the gateway
+
+
+def model_service(name: str) -> str:
+    return f"{MODEL_SERVICE_PREFIX}{name}"

