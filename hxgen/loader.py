@@ -25,15 +25,23 @@ class Source:
     data: Any
     key_positions: dict[SpecPath, Position] = field(default_factory=dict)
     value_positions: dict[SpecPath, Position] = field(default_factory=dict)
+    collections: set[SpecPath] = field(default_factory=set)
 
     def locate(self, path: SpecPath, at: str = "value") -> Position:
-        """The position of `path`, or of its nearest ancestor the file spells out."""
-        table = self.key_positions if at == "key" else self.value_positions
+        """The position of `path`, or of its nearest ancestor the file spells out.
+
+        Scalars are pointed at by their value; mappings and lists by their key (a block
+        mapping's "value" would be its first child, which misleads), list items by their dash.
+        """
+        if at == "key" and path in self.key_positions:
+            return self.key_positions[path]
         while path:
-            if path in table:
-                return table[path]
-            if at == "value" and path in self.key_positions:
+            if path in self.value_positions and path not in self.collections:
+                return self.value_positions[path]
+            if path in self.key_positions:
                 return self.key_positions[path]
+            if path in self.value_positions:
+                return self.value_positions[path]
             path = path[:-1]
         return (1, 1)
 
@@ -73,6 +81,8 @@ def load(text: str, name: str = "hx.yaml") -> Source:
 
 def _plain(node: Any, path: SpecPath, source: Source) -> Any:
     """Convert ruamel's round-trip nodes to dict/list/scalars, recording positions."""
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        source.collections.add(path)
     if isinstance(node, CommentedMap):
         result = {}
         for key, value in node.items():

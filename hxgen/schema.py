@@ -11,9 +11,5 @@ SCHEMA_PATH = "schemas/hx.schema.json"
 
 def schema_text() -> str:
     schema = Spec.model_json_schema(mode="validation")
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"hx spec ({SPEC_VERSION})",
-        **schema,
-    }
+    schema |= {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"hx spec ({SPEC_VERSION})"}
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -33,6 +33,8 @@ CODES = {
     "too_short": "too-short",
     "too_long": "too-long",
 }
+RANGE_KINDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+OUT_OF_RANGE, WRONG_TYPE = "out-of-range", "wrong-type"
 
 
 def validate(data: Any) -> tuple[Spec | None, list[Diagnostic]]:
@@ -71,11 +73,7 @@ def _check_version(data: dict) -> Diagnostic | None:
 
 def _translate(e: dict) -> Diagnostic:
     kind, loc, ctx = e["type"], tuple(e["loc"]), e.get("ctx") or {}
-    code = CODES.get(kind) or (
-        "out-of-range"
-        if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-        else "wrong-type"
-    )
+    code = CODES.get(kind) or (OUT_OF_RANGE if kind in RANGE_KINDS else WRONG_TYPE)
     message, hint = _message(e), None
     if kind == "extra_forbidden":
         fields = _fields_at(loc[:-1])

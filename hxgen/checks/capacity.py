@@ -41,6 +41,13 @@ def profile(spec: Spec) -> Iterator[Diagnostic]:
                 ("models", i, "engine"),
                 hint="serve embedding models with 'engine: vllm'",
             )
+        if m.engine == "tgi" and m.dtype == "float32":
+            yield error(
+                "engine-unsupported",
+                "TGI serves float16 or bfloat16 only",
+                ("models", i, "dtype"),
+                hint="use 'dtype: bfloat16'",
+            )
         if host.profile == "cpu" and m.quantization != "none":
             yield error(
                 "engine-unsupported",

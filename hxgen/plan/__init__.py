@@ -33,7 +33,8 @@ class ModelService:
     served_name: str
     port: int
     user: str
-    argv: tuple[str, ...]
+    command: tuple[tuple[str, ...], ...]
+    """The engine's command line, one option per line (see plan.engines)."""
     environment: tuple[tuple[str, str], ...]
     gpus: tuple[int, ...]
     memory_max_gb: float
@@ -42,6 +43,10 @@ class ModelService:
     source: dict
     max_concurrent_requests: int
     slo: ServiceLevels
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return tuple(word for line in self.command for word in line)
 
     @property
     def unit_file(self) -> str:
@@ -80,14 +85,14 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
 
 def _model_service(spec: Spec, model: Model) -> ModelService:
     if model.engine == "vllm":
-        argv, env, user = (
-            engines.vllm_argv(spec, model),
+        command, env, user = (
+            engines.vllm_command(spec, model),
             engines.vllm_environment(spec, model),
             layout.VLLM_USER,
         )
     else:
         # Rootful podman runs the container; the image drops privileges itself.
-        argv, env, user = engines.tgi_argv(spec, model), {}, "root"
+        command, env, user = engines.tgi_command(spec, model), {}, "root"
     cpu = model.resources.cpu_cores
     return ModelService(
         name=model.name,
@@ -98,7 +103,7 @@ def _model_service(spec: Spec, model: Model) -> ModelService:
         served_name=model.public_name,
         port=model.port,
         user=user,
-        argv=tuple(argv),
+        command=tuple(command),
         environment=tuple(sorted(env.items())),
         gpus=tuple(model.gpus),
         memory_max_gb=model.resources.memory_gb,

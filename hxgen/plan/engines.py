@@ -1,4 +1,8 @@
-"""The exact command line and environment of each model's engine."""
+"""The exact command line and environment of each model's engine.
+
+A command line is a list of lines (tuples of words): the program with its positional
+arguments first, then one option per line, so that rendered units diff one flag at a time.
+"""
 
 from __future__ import annotations
 
@@ -8,48 +12,38 @@ from .. import layout
 from ..spec import Spec
 from ..spec.models import Model
 
+CommandLine = list[tuple[str, ...]]
+
 
 def weights_dir(spec: Spec, model: Model) -> str:
     """Where the engine reads weights: the given path, or the folder the role fills."""
     return model.source.path or f"{spec.host.storage.models_dir}/{model.name}"
 
 
-def vllm_argv(spec: Spec, model: Model) -> list[str]:
-    argv = [
-        f"{layout.VLLM_VENV}/bin/vllm",
-        "serve",
-        weights_dir(spec, model),
-        "--served-model-name",
-        model.public_name,
-        "--host",
-        layout.ENGINE_BIND_ADDRESS,
-        "--port",
-        str(model.port),
-        "--dtype",
-        model.dtype,
-        "--max-model-len",
-        str(model.max_model_len),
-        "--max-num-seqs",
-        str(model.max_num_seqs),
+def vllm_command(spec: Spec, model: Model) -> CommandLine:
+    lines: CommandLine = [
+        (f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model)),
+        ("--served-model-name", model.public_name),
+        ("--host", layout.ENGINE_BIND_ADDRESS),
+        ("--port", str(model.port)),
+        ("--dtype", model.dtype),
+        ("--max-model-len", str(model.max_model_len)),
+        ("--max-num-seqs", str(model.max_num_seqs)),
     ]
     if model.max_num_batched_tokens is not None:
-        argv += ["--max-num-batched-tokens", str(model.max_num_batched_tokens)]
-    argv.append("--enable-prefix-caching" if model.prefix_caching else "--no-enable-prefix-caching")
+        lines.append(("--max-num-batched-tokens", str(model.max_num_batched_tokens)))
+    lines.append(("--enable-prefix-caching",) if model.prefix_caching else ("--no-enable-prefix-caching",))
     if model.task == "embed":
-        argv += ["--runner", "pooling"]
+        lines.append(("--runner", "pooling"))
     if spec.host.profile == "gpu":
-        argv += [
-            "--tensor-parallel-size",
-            str(model.tensor_parallel_size),
-            "--gpu-memory-utilization",
-            f"{model.gpu_memory_utilization:g}",
-        ]
+        lines.append(("--tensor-parallel-size", str(model.tensor_parallel_size)))
+        lines.append(("--gpu-memory-utilization", f"{model.gpu_memory_utilization:g}"))
         if model.quantization != "none":
-            argv += ["--quantization", model.quantization]
+            lines.append(("--quantization", model.quantization))
     else:
         # CUDA graphs do not exist on the CPU build; eager mode also starts faster.
-        argv.append("--enforce-eager")
-    return argv + list(model.extra_args)
+        lines.append(("--enforce-eager",))
+    return lines + _extra_lines(model.extra_args)
 
 
 def vllm_environment(spec: Spec, model: Model) -> dict[str, str]:
@@ -68,50 +62,45 @@ def vllm_environment(spec: Spec, model: Model) -> dict[str, str]:
     return env
 
 
-def tgi_argv(spec: Spec, model: Model) -> list[str]:
+def tgi_command(spec: Spec, model: Model) -> CommandLine:
     tgi = spec.engines.tgi
     container_weights = "/data/model"
-    argv = [
-        f"/usr/bin/{tgi.runtime}",
-        "run",
-        "--rm",
-        "--replace" if tgi.runtime == "podman" else "--init",
-        "--name",
-        layout.model_service(model.name),
-        "--network",
-        "host",
-        "--shm-size",
-        "1g",
-        "--volume",
-        f"{weights_dir(spec, model)}:{container_weights}:ro",
-        "--env",
-        "HF_HUB_OFFLINE=1",
-    ]
-    argv += [f"--device=nvidia.com/gpu={g}" for g in model.gpus]  # CDI
-    argv += [
-        tgi.image,
-        "--model-id",
-        container_weights,
-        "--hostname",
-        layout.ENGINE_BIND_ADDRESS,
-        "--port",
-        str(model.port),
-        "--num-shard",
-        str(model.tensor_parallel_size),
-        "--max-total-tokens",
-        str(model.max_model_len),
-        "--max-input-tokens",
-        str(model.max_model_len - 1),
-        "--max-concurrent-requests",
-        str(concurrency_cap(model)),
-        "--cuda-memory-fraction",
-        f"{model.gpu_memory_utilization:g}",
+    lines: CommandLine = [
+        (f"/usr/bin/{tgi.runtime}", "run"),
+        ("--rm",),
+        ("--replace",) if tgi.runtime == "podman" else ("--init",),
+        ("--name", layout.model_service(model.name)),
+        ("--network", "host"),
+        ("--shm-size", "1g"),
+        ("--volume", f"{weights_dir(spec, model)}:{container_weights}:ro"),
+        ("--env", "HF_HUB_OFFLINE=1"),
+        *((f"--device=nvidia.com/gpu={g}",) for g in model.gpus),  # CDI device names
+        (tgi.image,),
+        ("--model-id", container_weights),
+        ("--hostname", layout.ENGINE_BIND_ADDRESS),
+        ("--port", str(model.port)),
+        ("--num-shard", str(model.tensor_parallel_size)),
+        ("--max-total-tokens", str(model.max_model_len)),
+        ("--max-input-tokens", str(model.max_model_len - 1)),
+        ("--max-concurrent-requests", str(concurrency_cap(model))),
+        ("--cuda-memory-fraction", f"{model.gpu_memory_utilization:g}"),
     ]
     if model.max_num_batched_tokens is not None:
-        argv += ["--max-batch-prefill-tokens", str(model.max_num_batched_tokens)]
+        lines.append(("--max-batch-prefill-tokens", str(model.max_num_batched_tokens)))
     # TGI refuses --dtype together with --quantize.
-    argv += ["--quantize", model.quantization] if model.quantization != "none" else ["--dtype", model.dtype]
-    return argv + list(model.extra_args)
+    lines.append(("--quantize", model.quantization) if model.quantization != "none" else ("--dtype", model.dtype))
+    return lines + _extra_lines(model.extra_args)
+
+
+def _extra_lines(words: list[str]) -> CommandLine:
+    """Group user-supplied words as flag + its values, one flag per line."""
+    lines: CommandLine = []
+    for word in words:
+        if word.startswith("-") or not lines:
+            lines.append((word,))
+        else:
+            lines[-1] = (*lines[-1], word)
+    return lines
 
 
 def concurrency_cap(model: Model) -> int:

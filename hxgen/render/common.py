@@ -64,6 +64,7 @@ def templates() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["systemd_arg"] = systemd_arg
+    env.filters["systemd_command"] = systemd_command
     return env
 
 
@@ -73,3 +74,8 @@ def systemd_arg(word: str) -> str:
     if escaped and not any(c in escaped for c in " \t\"'\\;"):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_command(lines: tuple[tuple[str, ...], ...]) -> str:
+    """A command line as ExecStart= continuation lines, one option per line."""
+    return " \\\n    ".join(" ".join(systemd_arg(word) for word in line) for line in lines)

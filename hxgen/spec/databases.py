@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from .common import Port, PositiveFloat, PositiveInt, StrictModel
 
-PgIdentifier = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+PgIdentifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
 
 class PgDatabase(StrictModel):
-    name: str = PgIdentifier
-    owner: str = Field(
-        default=PgIdentifier,
+    name: PgIdentifier
+    owner: PgIdentifier = Field(
         description="Login role that owns the database; created with a generated password.",
     )
 

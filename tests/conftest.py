@@ -1,0 +1,88 @@
+"""Shared helpers: run the CLI in-process, and build small valid specs to break."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from hxgen.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+# Set HX_UPDATE_GOLDEN=1 to rewrite expected outputs from what hxgen produces now.
+UPDATE_GOLDEN = os.environ.get("HX_UPDATE_GOLDEN") == "1"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def hxgen(capsys, monkeypatch):
+    """Run `hxgen ARGS...` in-process from a given directory."""
+
+    def run(*args: str, cwd: Path | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse exits for --help and usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+MINIMAL_GPU = {
+    "version": "hx/v1",
+    "host": {
+        "name": "gpu-host",
+        "address": "10.0.0.5",
+        "cpu_cores": 32,
+        "memory_gb": 128,
+        "gpus": [{"index": 0, "model": "NVIDIA L40S", "memory_gb": 48}],
+    },
+    "models": [
+        {
+            "name": "phi-3-mini",
+            "source": {
+                "hub": "microsoft/Phi-3-mini-4k-instruct",
+                "revision": "f39ac1d28e925b323eae81227eaba4464caced4e",
+            },
+            "parameters_b": 3.82,
+            "gpus": [0],
+            "max_model_len": 4096,
+            "port": 8001,
+            "slo": {"time_to_first_token": {"target_ms": 300}, "throughput_rps": 50},
+        }
+    ],
+    "gateway": {
+        "rate_limit_tiers": [{"name": "standard", "requests_per_second": 10}],
+        "tenants": [{"name": "app", "tier": "standard"}],
+    },
+    "monitoring": {"receivers": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/"}]},
+}
+
+
+@pytest.fixture
+def spec_data() -> dict:
+    """A fresh copy of a small valid gpu spec with no warnings, to modify in a test."""
+    return copy.deepcopy(MINIMAL_GPU)
+
+
+def dump_yaml(data: dict) -> str:
+    import io
+
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(data, buffer)
+    return buffer.getvalue()

@@ -1,0 +1,102 @@
+"""Rendered files checked by the programs that will consume them on the host.
+
+These tools come from the test set-up (systemd from Debian, ansible-core from the test extra);
+a missing tool fails the test rather than skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DATA, ROOT
+
+from hxgen.pipeline import check_file
+from hxgen.plan import build_plan
+from hxgen.render import render
+from hxgen.writer import Changes, write
+
+SPECS = [ROOT / "hx.yaml", ROOT / "sandbox/hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
+SPEC_IDS = [str(p.relative_to(ROOT)) for p in SPECS]
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    assert found, f"{name} is not installed; run the README's test set-up"
+    return found
+
+
+def rendered_tree(spec: Path, out: Path) -> Path:
+    outcome = check_file(spec)
+    artifacts = render(build_plan(outcome.spec, spec.name))
+    write(out, artifacts, Changes(written=[a.path for a in artifacts]))
+    return out
+
+
+def unit_programs(unit_text: str) -> set[str]:
+    """Absolute program paths that Exec*= lines run (systemd checks they are executable)."""
+    programs = set()
+    joined = unit_text.replace("\\\n", " ")
+    for line in joined.splitlines():
+        key, _, value = line.partition("=")
+        if key.startswith("Exec") and value:
+            programs.add(shlex.split(value.lstrip("-@+!"))[0])
+    return programs
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_systemd_analyze_verifies_every_unit(spec, tmp_path):
+    out = rendered_tree(spec, tmp_path / "out")
+    root = tmp_path / "root"
+    # An image root with the host's stock units (for the targets units depend on) and the
+    # programs the role installs, so that verify checks our units and nothing else.
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    units = sorted((out / "rendered/systemd").glob("*.service"))
+    assert units
+    for unit in units:
+        for program in unit_programs(unit.read_text()):
+            stand_in = root / program.lstrip("/")
+            stand_in.parent.mkdir(parents=True, exist_ok=True)
+            stand_in.write_text("#!/bin/sh\n")
+            stand_in.chmod(0o755)
+        (root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
+        shutil.copy(unit, root / "etc/systemd/system" / unit.name)
+    result = subprocess.run(
+        [tool("systemd-analyze"), "verify", "--man=no", f"--root={root}", *(u.name for u in units)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr  # unknown keys and bad values are only warnings
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_ansible_reads_the_inventory(spec, tmp_path):
+    out = rendered_tree(spec, tmp_path)
+    outcome = check_file(spec)
+    result = subprocess.run(
+        [tool("ansible-inventory"), "-i", str(out / "inventory"), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "true",
+            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+            "HOME": str(tmp_path),
+        },
+    )
+    assert "WARNING" not in result.stderr, result.stderr
+    inventory = json.loads(result.stdout)
+    host = outcome.spec.host.name
+    assert inventory["hx"]["hosts"] == [host]
+    hostvars = inventory["_meta"]["hostvars"][host]
+    assert hostvars["hx_profile"] == outcome.spec.host.profile
+    assert hostvars["vllm_models"] or hostvars["tgi_models"]
+    assert "base" in hostvars["hx_components"]

@@ -1,0 +1,84 @@
+"""pydantic's errors become diagnostics that say where and what to do."""
+
+from __future__ import annotations
+
+from hxgen.diagnostics import did_you_mean, dotted
+from hxgen.validation import validate
+
+
+def codes(diagnostics):
+    return [(d.code, d.path) for d in diagnostics]
+
+
+def test_valid_data_gives_a_spec(spec_data):
+    spec, found = validate(spec_data)
+    assert spec is not None and found == []
+
+
+def test_unknown_key_points_at_the_key_and_suggests(spec_data):
+    spec_data["models"][0]["gpu"] = [0]
+    _, found = validate(spec_data)
+    assert codes(found) == [("unknown-key", ("models", 0, "gpu"))]
+    assert found[0].at == "key"
+    assert found[0].hint == "did you mean 'gpus'?"
+
+
+def test_misspelt_required_key_is_reported_once(spec_data):
+    spec_data["models"][0]["parameter_b"] = spec_data["models"][0].pop("parameters_b")
+    _, found = validate(spec_data)
+    assert codes(found) == [("unknown-key", ("models", 0, "parameter_b"))]
+    assert found[0].hint == "did you mean 'parameters_b'?"
+
+
+def test_missing_key_points_at_its_parent_and_explains_the_field(spec_data):
+    del spec_data["models"][0]["port"]
+    _, found = validate(spec_data)
+    assert codes(found) == [("missing-key", ("models", 0))]
+    assert "'port' is required" in found[0].message
+    assert "port" in found[0].hint.lower()
+
+
+def test_invalid_choice_suggests_the_nearest(spec_data):
+    spec_data["models"][0]["engine"] = "vlm"
+    _, found = validate(spec_data)
+    assert codes(found) == [("invalid-choice", ("models", 0, "engine"))]
+    assert found[0].hint == "did you mean 'vllm'?"
+    assert "'vlm'" in found[0].message
+
+
+def test_pattern_errors_are_said_in_words(spec_data):
+    spec_data["models"][0]["name"] = "Phi_3"
+    _, found = validate(spec_data)
+    assert codes(found) == [("bad-format", ("models", 0, "name"))]
+    assert "lower-case letters" in found[0].hint
+
+
+def test_all_field_errors_are_reported_together(spec_data):
+    spec_data["models"][0]["port"] = 70000
+    spec_data["host"]["memory_gb"] = "lots"
+    spec_data["host"]["address"] = "300.1.1.1"
+    _, found = validate(spec_data)
+    assert {d.code for d in found} == {"out-of-range", "wrong-type", "invalid-value"}
+    assert len(found) == 3
+
+
+def test_version_problems_are_reported_alone(spec_data):
+    spec_data["version"] = "hx/v2"
+    spec_data["models"] = "broken"
+    _, found = validate(spec_data)
+    assert codes(found) == [("unsupported-version", ("version",))]
+    del spec_data["version"]
+    _, found = validate(spec_data)
+    assert codes(found) == [("missing-version", ())]
+
+
+def test_non_mapping_documents():
+    for data, word in ((None, "empty"), ([1, 2], "list"), ("text", "str")):
+        _, found = validate(data)
+        assert found[0].code == "not-a-mapping" and word in found[0].message
+
+
+def test_dotted_paths_and_suggestions():
+    assert dotted(("models", 0, "gpus", 1)) == "models[0].gpus[1]"
+    assert did_you_mean("Tenants", ["tenants", "routes"]) == "did you mean 'tenants'?"
+    assert did_you_mean("zzz", ["tenants"]) is None
