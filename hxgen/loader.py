@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning
+from ruamel.yaml.reader import ReaderError
 
 from .diagnostics import Diagnostic, SpecPath
 
 # Positions are 1-based (line, column), as editors and compilers print them.
 Position = tuple[int, int]
+
+# The parser's words for common mistakes, and what they mean to someone editing a spec.
+PARSER_WORDS = [
+    ("found character '\\t'", "a tab is used for indentation", "YAML indents with spaces only; replace the tabs"),
+    (
+        "expected <block end>",
+        "the indentation here does not match the lines above",
+        "keys of one mapping start in the same column; list items line up under their '-'",
+    ),
+    (
+        "mapping values are not allowed here",
+        "a ':' where a value was expected",
+        "quote values that contain ': ', or put the key on its own line",
+    ),
+]
 
 
 @dataclass
@@ -32,6 +48,7 @@ class Source:
 
         Scalars are pointed at by their value; mappings and lists by their key (a block
         mapping's "value" would be its first child, which misleads), list items by their dash.
+        A path the file does not spell out at all points at the document's first key.
         """
         if at == "key" and path in self.key_positions:
             return self.key_positions[path]
@@ -43,7 +60,7 @@ class Source:
             if path in self.value_positions:
                 return self.value_positions[path]
             path = path[:-1]
-        return (1, 1)
+        return min(self.key_positions.values(), default=(1, 1))
 
 
 class SpecLoadError(Exception):
@@ -55,53 +72,101 @@ class SpecLoadError(Exception):
         self.position = position
 
 
+class _Constructor(RoundTripConstructor):
+    """Turns value errors (a 30th of February, `!!int x`) into errors that carry a position."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except MarkedYAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError) as exc:
+            raise ConstructorError(None, None, f"cannot read this value: {exc}", node.start_mark) from None
+
+
 def load(text: str, name: str = "hx.yaml") -> Source:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     try:
-        document = yaml.load(text)
+        with warnings.catch_warnings():
+            # A reused anchor is legal YAML 1.2 (the later one wins); no need to shout.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            document = yaml.load(text)
     except DuplicateKeyError as exc:
-        raise _load_error(
-            "duplicate-key",
-            _first_line(exc.problem),
-            exc,
-            "each key may appear once per mapping; merge or rename one of them",
+        raise _marked_error(
+            "duplicate-key", exc, _first_line(exc.problem), "each key may appear once per mapping; merge the two"
         ) from None
     except MarkedYAMLError as exc:
-        raise _load_error(
-            "yaml-syntax",
-            f"{exc.problem or exc.context}",
-            exc,
-            "check indentation and quoting around this position",
+        raise _syntax_error(exc) from None
+    except ReaderError as exc:
+        raise SpecLoadError(
+            Diagnostic(
+                "error",
+                "yaml-syntax",
+                f"the file contains a control character ({exc.character!r})",
+                hint="remove it; YAML text may only hold printable characters, tabs and newlines",
+            ),
+            _position_of_index(text, exc.position),
+        ) from None
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError) as exc:
+        # Raised while ruamel fills collections after the fact, where no position is kept;
+        # in practice a mapping or list used as a key (`? [a]: b`).
+        raise SpecLoadError(
+            Diagnostic("error", "yaml-syntax", f"cannot read the document: {exc}", hint="keys must be plain text"),
+            (1, 1),
+        ) from None
+    except RecursionError:
+        raise SpecLoadError(
+            Diagnostic("error", "yaml-syntax", "the document nests too deeply to read"), (1, 1)
         ) from None
     source = Source(name=name, data=None)
-    source.data = _plain(document, (), source)
+    source.data = _plain(document, (), source, set())
     return source
 
 
-def _plain(node: Any, path: SpecPath, source: Source) -> Any:
+def _plain(node: Any, path: SpecPath, source: Source, open_nodes: set[int]) -> Any:
     """Convert ruamel's round-trip nodes to dict/list/scalars, recording positions."""
-    if isinstance(node, (CommentedMap, CommentedSeq)):
-        source.collections.add(path)
-    if isinstance(node, CommentedMap):
-        result = {}
+    if not isinstance(node, (dict, list)):
+        return _scalar(node)
+    if id(node) in open_nodes:  # an alias that contains itself: `&a [*a]`
+        raise SpecLoadError(
+            Diagnostic(
+                "error",
+                "yaml-syntax",
+                "an alias refers to a collection that contains it",
+                hint="anchors (&name) may be reused (*name) only outside the collection they mark",
+            ),
+            source.locate(path),
+        )
+    open_nodes.add(id(node))
+    source.collections.add(path)
+    if isinstance(node, dict):
+        result: Any = {}
         for key, value in node.items():
             child = (*path, str(key))
-            line, col = node.lc.key(key)
-            source.key_positions[child] = (line + 1, col + 1)
-            vline, vcol = node.lc.value(key)
-            source.value_positions[child] = (vline + 1, vcol + 1)
-            result[str(key)] = _plain(value, child, source)
-        return result
-    if isinstance(node, CommentedSeq):
-        result_list = []
+            # Keys brought in by a merge (`<<: *base`) have no position of their own.
+            _record(source.key_positions, child, node, "key", key)
+            _record(source.value_positions, child, node, "value", key)
+            result[str(key)] = _plain(value, child, source, open_nodes)
+    else:
+        result = []
         for index, value in enumerate(node):
             child = (*path, index)
-            line, col = node.lc.item(index)
-            source.value_positions[child] = (line + 1, col + 1)
-            result_list.append(_plain(value, child, source))
-        return result_list
-    return _scalar(node)
+            _record(source.value_positions, child, node, "item", index)
+            result.append(_plain(value, child, source, open_nodes))
+    open_nodes.discard(id(node))
+    return result
+
+
+def _record(table: dict[SpecPath, Position], path: SpecPath, node: Any, kind: str, key: Any) -> None:
+    lc = getattr(node, "lc", None)
+    try:
+        line, column = getattr(lc, kind)(key)
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return
+    if line is not None and column is not None:
+        table[path] = (line + 1, column + 1)
 
 
 def _scalar(value: Any) -> Any:
@@ -109,9 +174,7 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
-        if type(value).__name__ == "ScalarBoolean":
-            return bool(value)
-        return int(value)
+        return bool(value) if type(value).__name__ == "ScalarBoolean" else int(value)
     if isinstance(value, float):
         return float(value)
     if isinstance(value, str):
@@ -120,14 +183,33 @@ def _scalar(value: Any) -> Any:
         return dt.datetime.fromisoformat(value.isoformat())
     if isinstance(value, dt.date):
         return dt.date(value.year, value.month, value.day)
+    if isinstance(value, (bytes, set, tuple)):
+        return str(value)  # !!binary, !!set, ...: no field takes them; validation says so
     return value
 
 
-def _load_error(code: str, message: str, exc: MarkedYAMLError, hint: str) -> SpecLoadError:
+def _syntax_error(exc: MarkedYAMLError) -> SpecLoadError:
+    problem = _first_line(exc.problem or exc.context)
+    for fragment, message, hint in PARSER_WORDS:
+        if fragment in problem:
+            return _marked_error("yaml-syntax", exc, message, hint)
+    hint = "check indentation, quotes and brackets around this position"
+    mark, context = exc.context_mark, exc.context
+    if mark is not None and context and exc.problem_mark is not None and mark.line != exc.problem_mark.line:
+        hint = f"{context} that starts at {mark.line + 1}:{mark.column + 1}; check that it is closed"
+    return _marked_error("yaml-syntax", exc, problem, hint)
+
+
+def _marked_error(code: str, exc: MarkedYAMLError, message: str, hint: str) -> SpecLoadError:
     mark = exc.problem_mark or exc.context_mark
     position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return SpecLoadError(Diagnostic("error", code, message, hint=hint), position)
 
 
+def _position_of_index(text: str, index: int) -> Position:
+    before = text[:index]
+    return (before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
+
+
 def _first_line(text: str | None) -> str:
-    return (text or "duplicate key").strip().splitlines()[0]
+    return (text or "unreadable YAML").strip().splitlines()[0]

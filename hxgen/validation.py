@@ -109,8 +109,11 @@ def _message(e: dict) -> str:
         msg = msg.removeprefix(prefix)
     msg = msg[:1].lower() + msg[1:]
     shown = e.get("input")
-    if e["type"] not in {"value_error", "missing"} and not isinstance(shown, (dict, list)):
-        msg += f" (got {shown!r})"
+    if isinstance(shown, (dict, list)) and e["type"].endswith("_type"):
+        msg += f" (got a {'mapping' if isinstance(shown, dict) else 'list'})"
+    elif e["type"] not in {"value_error", "missing"} and not isinstance(shown, (dict, list)):
+        text = repr(shown)
+        msg += f" (got {text[:57] + '...' if len(text) > 60 else text})"
     return msg
 
 
@@ -156,4 +159,4 @@ def _fields_at(loc: SpecPath) -> list[str]:
 def _field_doc(loc: SpecPath) -> str | None:
     model = _model_at(loc[:-1])
     field = model.model_fields.get(str(loc[-1])) if model else None
-    return field.description if field and field.description else None
+    return f"{loc[-1]}: {field.description}" if field and field.description else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -84,9 +85,10 @@ def parallelism(spec: Spec) -> Iterator[Diagnostic]:
         elif m.tensor_parallel_size != len(m.gpus):
             yield error(
                 "tp-mismatch",
-                f"tensor_parallel_size is {m.tensor_parallel_size} but {len(m.gpus)} GPU(s) are assigned",
-                ("models", i, "tensor_parallel_size"),
-                hint=f"set tensor_parallel_size: {len(m.gpus)}, or assign {m.tensor_parallel_size} GPUs",
+                f"tensor_parallel_size is {m.tensor_parallel_size} but {_gpus(len(m.gpus))} assigned",
+                # Point at whichever of the two the user wrote last; a default is not in the file.
+                ("models", i, "tensor_parallel_size" if "tensor_parallel_size" in m.model_fields_set else "gpus"),
+                hint=f"set tensor_parallel_size: {len(m.gpus)}, or assign {_gpus(m.tensor_parallel_size)}",
             )
 
 
@@ -106,13 +108,14 @@ def gpu_memory(spec: Spec) -> Iterator[Diagnostic]:
         budget = m.gpu_memory_utilization * smallest
         need = sizing.gpu_need_gb(m)
         if need > budget:
+            explicit = "gpu_memory_utilization" in m.model_fields_set
             yield error(
                 "gpu-memory",
                 f"needs {need:.1f} GB per GPU (weights {sizing.weights_per_gpu_gb(m):.1f} GB + engine "
                 f"{sizing.ENGINE_OVERHEAD_GB:.1f} GB + KV cache {m.kv_cache_min_gb:.1f} GB) but gets "
                 f"{m.gpu_memory_utilization:g} x {smallest:g} GB = {budget:.1f} GB",
-                ("models", i, "gpu_memory_utilization"),
-                hint="raise gpu_memory_utilization, quantize, or spread it over more GPUs (tensor_parallel_size)",
+                ("models", i, "gpu_memory_utilization" if explicit else "parameters_b"),
+                hint=_fit_hint(m, smallest),
             )
     for index, users in sorted(shares.items()):
         total = sum(share for _, share in users)
@@ -124,6 +127,28 @@ def gpu_memory(spec: Spec) -> Iterator[Diagnostic]:
                 ("host", "gpus", _gpu_position(spec, index)),
                 hint="lower gpu_memory_utilization of the models sharing it, or move one to another GPU",
             )
+
+
+def _fit_hint(m, gpu_gb: float) -> str:
+    """The cheapest change that makes the model fit, in the order an operator would try them."""
+    fixed = sizing.ENGINE_OVERHEAD_GB + m.kv_cache_min_gb
+    if sizing.gpu_need_gb(m) <= sizing.MAX_GPU_FRACTION * gpu_gb:
+        needed = sizing.gpu_need_gb(m) / gpu_gb
+        return f"raise gpu_memory_utilization to at least {math.ceil(needed * 100) / 100:g}"
+    usable = sizing.MAX_GPU_FRACTION * gpu_gb - fixed
+    if usable <= 0:
+        return "lower kv_cache_min_gb; nothing else fits on this GPU"
+    gpus = math.ceil(sizing.weights_gb(m) / usable)
+    options = [f"spread it over at least {_gpus(gpus)} (gpus and tensor_parallel_size)"]
+    if m.quantization == "none" and m.dtype != "float32":
+        options.insert(0, "quantize it (fp8 halves the weights, awq/gptq take about a quarter)")
+    elif m.dtype == "float32":
+        options.insert(0, "serve it in bfloat16 (half the memory of float32)")
+    return ", or ".join(options)
+
+
+def _gpus(count: int) -> str:
+    return f"{count} GPU" + ("s" if count != 1 else "")
 
 
 def _gpu_position(spec: Spec, index: int) -> int:

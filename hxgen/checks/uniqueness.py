@@ -50,8 +50,12 @@ def unique_names(spec: Spec) -> Iterator[Diagnostic]:
 
 def unique_public_names(spec: Spec) -> Iterator[Diagnostic]:
     """Clients address models by served name or route alias; one name, one destination."""
+    names = [m.name for m in spec.models]
+    # A repeated hx name is already reported by unique_names; say it once.
     served = (
-        (m.public_name, ("models", i, "served_name" if m.served_name else "name")) for i, m in enumerate(spec.models)
+        (m.public_name, ("models", i, "served_name" if m.served_name else "name"))
+        for i, m in enumerate(spec.models)
+        if m.served_name or names.count(m.name) == 1
     )
     aliases = ((r.alias, ("gateway", "routes", i, "alias")) for i, r in enumerate(spec.gateway.routes))
     yield from _duplicates([*served, *aliases], "model name clients send", "duplicate-name")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import Name, Port, PositiveFloat, PositiveInt, StrictModel
+from .common import MemoryGb, Name, Port, PositiveInt, StrictModel
 
 BuiltinSeries = Literal["request_rate", "kv_cache_usage", "queue_depth", "error_ratio", "gpu_memory", "disk_usage"]
 
@@ -49,4 +49,4 @@ class Analytics(StrictModel):
     port: Port = 9105
     series: list[Series] = Field(default_factory=_default_series)
     anomaly: Anomaly = Field(default_factory=Anomaly)
-    memory_gb: PositiveFloat = 2
+    memory_gb: MemoryGb = 2

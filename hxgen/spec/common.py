@@ -20,6 +20,9 @@ Port = Annotated[int, Field(ge=1, le=65535, description="TCP port.")]
 Percent = Annotated[float, Field(gt=0, lt=100)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+# Upper bounds keep absurd values out of unit files (MemoryMax=1e+307G) and arithmetic.
+MemoryGb = Annotated[float, Field(ge=0.1, le=65536, description="Memory in GB (decimal), 0.1 to 65536.")]
+CpuCores = Annotated[float, Field(gt=0, le=4096, description="CPU cores, fractions allowed.")]
 AbsolutePath = Annotated[
     str,
     StringConstraints(pattern=r"^/.*$"),
@@ -50,4 +53,5 @@ HttpUrl = Annotated[
 class StrictModel(BaseModel):
     """Unknown keys are errors; parsed specs are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # Infinity and NaN would slip past range checks into unit files and budgets.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from .common import Port, PositiveFloat, PositiveInt, StrictModel
+from .common import MemoryGb, Port, PositiveInt, StrictModel
 
 PgIdentifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
@@ -47,7 +47,7 @@ class Postgres(StrictModel):
         min_length=1,
         description="Loopback unless you need remote clients (then add them to the firewall too).",
     )
-    memory_gb: PositiveFloat = Field(
+    memory_gb: MemoryGb = Field(
         default=16, description="Host RAM budget for PostgreSQL; shared_buffers defaults to a quarter of it."
     )
     tuning: PgTuning = Field(default_factory=PgTuning)
@@ -91,7 +91,7 @@ class Qdrant(StrictModel):
     http_port: Port = 6333
     grpc_port: Port = 6334
     listen_address: str = "127.0.0.1"
-    memory_gb: PositiveFloat = 8
+    memory_gb: MemoryGb = 8
     collections: list[Collection] = []
     snapshots: Snapshots = Field(default_factory=Snapshots)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import AbsolutePath, Name, Port, PositiveFloat, PositiveInt, StrictModel
+from .common import AbsolutePath, MemoryGb, Name, Port, PositiveFloat, PositiveInt, StrictModel
 
 Role = Literal["admin", "operator", "user", "readonly"]
 ALL_MODELS = "*"
@@ -138,4 +138,4 @@ class Gateway(StrictModel):
     api_versions: list[ApiVersion] = Field(default_factory=lambda: [ApiVersion(name="v1")])
     grpc: Grpc = Field(default_factory=Grpc)
     timeouts: Timeouts = Field(default_factory=Timeouts)
-    memory_gb: PositiveFloat = Field(default=2, description="Host RAM for nginx and its response cache.")
+    memory_gb: MemoryGb = Field(default=2, description="Host RAM for nginx and its response cache.")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .common import AbsolutePath, IpAddress, PositiveFloat, PositiveInt, StrictModel
+from .common import AbsolutePath, IpAddress, MemoryGb, StrictModel
 
 OperatingSystem = Literal["debian-12", "ubuntu-22.04", "ubuntu-24.04"]
 Profile = Literal["gpu", "cpu"]
@@ -16,7 +16,7 @@ Connection = Literal["ssh", "local", "docker"]
 class Gpu(StrictModel):
     index: int = Field(ge=0, le=63, description="Index as `nvidia-smi` reports it; models refer to GPUs by this index.")
     model: str = Field(min_length=1, description="Marketing name, for dashboards and docs (e.g. 'NVIDIA L40S').")
-    memory_gb: PositiveFloat = Field(description="Usable memory of one GPU in GB.")
+    memory_gb: MemoryGb = Field(description="Usable memory of one GPU in GB.")
 
 
 class Storage(StrictModel):
@@ -49,9 +49,9 @@ class Host(StrictModel):
         default="gpu",
         description="gpu: a real inference host. cpu: the local sandbox (tiny models on the CPU build of vLLM).",
     )
-    cpu_cores: PositiveInt
-    memory_gb: PositiveFloat = Field(description="Installed RAM; budgets are checked against it.")
-    reserved_memory_gb: PositiveFloat = Field(
+    cpu_cores: int = Field(gt=0, le=4096)
+    memory_gb: MemoryGb = Field(description="Installed RAM; budgets are checked against it.")
+    reserved_memory_gb: MemoryGb = Field(
         default=8, description="RAM kept for the OS, page cache, ssh and agents; counted in the host budget."
     )
     gpus: list[Gpu] = Field(default=[], description="Every GPU in the host. Must be empty on the cpu profile.")

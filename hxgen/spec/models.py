@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import AbsolutePath, Name, Percent, Port, PositiveFloat, PositiveInt, StrictModel
+from .common import AbsolutePath, CpuCores, MemoryGb, Name, Percent, Port, PositiveFloat, PositiveInt, StrictModel
 
 Engine = Literal["vllm", "tgi"]
 Task = Literal["generate", "embed"]
@@ -88,11 +88,11 @@ class ModelSlo(StrictModel):
 
 
 class ModelResources(StrictModel):
-    memory_gb: PositiveFloat = Field(
+    memory_gb: MemoryGb = Field(
         default=16,
         description="Host RAM the service may use (systemd MemoryMax); counted in the host budget.",
     )
-    cpu_cores: PositiveFloat | None = Field(
+    cpu_cores: CpuCores | None = Field(
         default=None, description="CPU quota (systemd CPUQuota); unlimited when omitted."
     )
 
@@ -110,7 +110,7 @@ class Model(StrictModel):
     served_name: str | None = Field(
         default=None, min_length=1, description="Name clients send in the `model` field; defaults to `name`."
     )
-    parameters_b: PositiveFloat = Field(description="Parameter count in billions; sizes the GPU memory check.")
+    parameters_b: float = Field(gt=0, le=100000, description="Parameter count in billions; sizes the GPU memory check.")
     dtype: Dtype = "bfloat16"
     quantization: Quantization = "none"
     gpus: list[int] = Field(

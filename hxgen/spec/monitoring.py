@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import HttpUrl, Name, Port, PositiveFloat, PositiveInt, StrictModel
+from .common import HttpUrl, MemoryGb, Name, Port, PositiveInt, StrictModel
 
 Severity = Literal["page", "ticket", "info"]
 
@@ -73,6 +73,6 @@ class Monitoring(StrictModel):
     )
     routes: list[AlertRoute] = []
     extra_rules: list[ExtraRule] = []
-    memory_gb: PositiveFloat = Field(
+    memory_gb: MemoryGb = Field(
         default=4, description="Host RAM budget for Prometheus, Alertmanager, Grafana and exporters."
     )

@@ -68,7 +68,7 @@ def test_unknown_gpu_index_and_duplicate_gpu(spec_data):
 def test_tensor_parallel_must_match_gpus(spec_data):
     add_gpu(spec_data, 1)
     spec_data["models"][0]["gpus"] = [0, 1]
-    assert errors(spec_data) == [("tp-mismatch", "models[0].tensor_parallel_size")]
+    assert errors(spec_data) == [("tp-mismatch", "models[0].gpus")]  # the key the user wrote
     spec_data["models"][0]["tensor_parallel_size"] = 2
     assert errors(spec_data) == []
 
@@ -101,7 +101,7 @@ def test_tensor_parallel_splits_the_weights(spec_data):
     spec_data["models"][0].update(parameters_b=34, gpus=[0, 1], tensor_parallel_size=2)  # 34 GB per GPU
     assert errors(spec_data) == []
     spec_data["models"][0].update(gpus=[0], tensor_parallel_size=1)
-    assert ("gpu-memory", "models[0].gpu_memory_utilization") in errors(spec_data)
+    assert ("gpu-memory", "models[0].parameters_b") in errors(spec_data)
 
 
 def test_host_memory_budget_is_85_percent(spec_data):

@@ -82,3 +82,17 @@ def test_dotted_paths_and_suggestions():
     assert dotted(("models", 0, "gpus", 1)) == "models[0].gpus[1]"
     assert did_you_mean("Tenants", ["tenants", "routes"]) == "did you mean 'tenants'?"
     assert did_you_mean("zzz", ["tenants"]) is None
+
+
+def test_infinity_and_nan_are_refused(spec_data):
+    spec_data["host"]["memory_gb"] = float("inf")
+    spec_data["models"][0]["parameters_b"] = float("nan")
+    _, found = validate(spec_data)
+    assert [d.code for d in found] == ["wrong-type", "wrong-type"]
+    assert all("finite number" in d.message for d in found)
+
+
+def test_long_inputs_are_shortened_in_messages(spec_data):
+    spec_data["models"][0]["port"] = "x" * 500
+    _, found = validate(spec_data)
+    assert len(found[0].message) < 150 and found[0].message.endswith("...)")
