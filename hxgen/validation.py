@@ -44,7 +44,7 @@ def validate(data: Any) -> tuple[Spec | None, list[Diagnostic]]:
             error(
                 "not-a-mapping",
                 f"the spec is {kind}; it must be a mapping of sections",
-                hint=f"start from the example in the README: 'version: {SPEC_VERSION}', 'host:', 'models:'",
+                hint=f"a spec starts with 'version: {SPEC_VERSION}', then 'host:' and 'models:' sections",
             )
         ]
     version_problem = _check_version(data)
