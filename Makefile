@@ -9,7 +9,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
-DEBIAN_TEST_PACKAGES := systemd
+DEBIAN_TEST_PACKAGES := systemd nginx openssl prometheus prometheus-alertmanager
 
 .PHONY: setup setup-test demo test lint golden bench clean
 

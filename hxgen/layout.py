@@ -19,3 +19,16 @@ ENGINE_BIND_ADDRESS = "127.0.0.1"  # engines are only reachable through the gate
 
 def model_service(name: str) -> str:
     return f"{MODEL_SERVICE_PREFIX}{name}"
+
+
+# TLS material the gateway role generates (internal-ca) or links (provided).
+TLS_DIR = f"{CONFIG_ROOT}/tls"
+GATEWAY_CERT = f"{TLS_DIR}/gateway.crt"
+GATEWAY_KEY = f"{TLS_DIR}/gateway.key"
+SECRETS_DIR = f"{CONFIG_ROOT}/secrets"
+
+# Exporters that the roles install beside the services they watch (loopback only).
+NGINX_STATUS_PORT = 8081  # stub_status, read by the nginx exporter
+NGINX_EXPORTER_PORT = 9113
+POSTGRES_EXPORTER_PORT = 9187
+PGBOUNCER_EXPORTER_PORT = 9127

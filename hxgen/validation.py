@@ -19,6 +19,8 @@ PATTERN_WORDS = {
     r"^/.*$": "give an absolute path (starting with '/')",
     r"^[\w.-]+/[\w.-]+$": "give a Hugging Face repository id such as 'org/model-name'",
     r"^[a-z_][a-z0-9_]{0,62}$": "use a PostgreSQL identifier: lower-case letters, digits and '_', at most 63",
+    r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$": "use letters, digits and . _ : / - (no spaces), at most 128 characters",
+    r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$": "give a DNS name such as 'llm.example.com'",
     r"^[A-Z]{3}$": "use a three-letter ISO 4217 currency code such as 'USD' or 'EUR'",
     r"^https?://[^\s/?#]+[^\s]*$": "give an http:// or https:// URL",
 }

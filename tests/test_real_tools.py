@@ -7,6 +7,8 @@ a missing tool fails the test rather than skipping it.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -26,7 +28,8 @@ SPEC_IDS = [str(p.relative_to(ROOT)) for p in SPECS]
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", str(Path(sys.executable).parent)])
+    found = shutil.which(name, path=search)
     assert found, f"{name} is not installed; run the README's test set-up"
     return found
 
@@ -100,3 +103,64 @@ def test_ansible_reads_the_inventory(spec, tmp_path):
     assert hostvars["hx_profile"] == outcome.spec.host.profile
     assert hostvars["vllm_models"] or hostvars["tgi_models"]
     assert "base" in hostvars["hx_components"]
+
+
+def _rendered(spec: Path, tmp_path: Path, relative: str) -> Path:
+    out = rendered_tree(spec, tmp_path / "out")
+    return out / relative
+
+
+GATEWAY_SPECS = [s for s in SPECS if check_file(s).spec.gateway.enabled]
+
+
+@pytest.mark.parametrize("spec", GATEWAY_SPECS, ids=[str(p.relative_to(ROOT)) for p in GATEWAY_SPECS])
+def test_nginx_accepts_the_gateway_config(spec, tmp_path):
+    conf = _rendered(spec, tmp_path, "rendered/nginx/nginx.conf")
+    # The role puts certificates and logs at host paths; here they live in the test's directory.
+    tls, logs = tmp_path / "tls", tmp_path / "logs"
+    tls.mkdir()
+    logs.mkdir()
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hx-test",
+            "-keyout",
+            str(tls / "gateway.key"),
+            "-out",
+            str(tls / "gateway.crt"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    text = conf.read_text()
+    for cert_path in re.findall(r"ssl_(?:certificate|certificate_key|client_certificate) (\S+);", text):
+        target = tls / ("gateway.key" if "key" in Path(cert_path).name else "gateway.crt")
+        text = text.replace(cert_path, str(target))
+    text = text.replace(check_file(spec).spec.host.storage.logs_dir + "/", f"{logs}/")
+    conf.write_text(text)
+    result = subprocess.run([tool("nginx"), "-t", "-c", str(conf)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_promtool_accepts_the_prometheus_config(spec, tmp_path):
+    conf = _rendered(spec, tmp_path, "rendered/prometheus/prometheus.yml")
+    result = subprocess.run([tool("promtool"), "check", "config", str(conf)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_amtool_accepts_the_alertmanager_config(spec, tmp_path):
+    conf = _rendered(spec, tmp_path, "rendered/alertmanager/alertmanager.yml")
+    result = subprocess.run([tool("amtool"), "check-config", str(conf)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout

@@ -107,6 +107,15 @@ def alerting(spec: Spec) -> Iterator[Diagnostic]:
             yield _unresolved(route.receiver, receivers, "receiver", ("monitoring", "routes", i, "receiver"))
     if mon.default_receiver is not None and mon.default_receiver not in receivers:
         yield _unresolved(mon.default_receiver, receivers, "receiver", ("monitoring", "default_receiver"))
+    if mon.email is None:
+        for i, receiver in enumerate(mon.receivers):
+            if receiver.type == "email":
+                yield error(
+                    "missing-key",
+                    "an email receiver needs monitoring.email (smarthost and from_address)",
+                    ("monitoring", "receivers", i, "type"),
+                    hint="add 'email: {smarthost: relay.example:587, from_address: alerts@example}' under monitoring",
+                )
 
 
 def business(spec: Spec) -> Iterator[Diagnostic]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from .. import layout
 from ..diagnostics import Diagnostic, SpecPath, dotted, error
 from ..spec import Spec
 
@@ -93,4 +94,26 @@ def unique_ports(spec: Spec) -> Iterator[Diagnostic]:
     yield from _duplicates(listening_ports(spec), "port", "port-conflict")
 
 
-CHECKS = (unique_names, unique_public_names, unique_ports)
+def reserved_ports(spec: Spec) -> dict[int, str]:
+    """Ports hx binds for helpers the spec does not name (exporters, status pages)."""
+    reserved = {}
+    if spec.gateway.enabled:
+        reserved[layout.NGINX_STATUS_PORT] = "the gateway's status page"
+        reserved[layout.NGINX_EXPORTER_PORT] = "the nginx exporter"
+    if spec.databases.postgres.enabled:
+        reserved[layout.POSTGRES_EXPORTER_PORT] = "the PostgreSQL exporter"
+        if spec.databases.postgres.pgbouncer.enabled:
+            reserved[layout.PGBOUNCER_EXPORTER_PORT] = "the PgBouncer exporter"
+    return reserved
+
+
+def no_reserved_ports(spec: Spec) -> Iterator[Diagnostic]:
+    reserved = reserved_ports(spec)
+    for port, path in listening_ports(spec):
+        if port in reserved:
+            yield error(
+                "port-conflict", f"port {port} is reserved for {reserved[port]}", path, hint="choose another port"
+            )
+
+
+CHECKS = (unique_names, unique_public_names, unique_ports, no_reserved_ports)

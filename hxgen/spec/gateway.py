@@ -7,14 +7,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .common import AbsolutePath, MemoryGb, Name, Port, PositiveFloat, PositiveInt, StrictModel
+from .common import AbsolutePath, IpAddress, MemoryGb, Name, Port, PositiveFloat, PositiveInt, StrictModel
 
 Role = Literal["admin", "operator", "user", "readonly"]
 ALL_MODELS = "*"
 
 
 class Listen(StrictModel):
-    address: str = Field(default="0.0.0.0", description="Address nginx binds; 127.0.0.1 keeps the gateway local.")
+    address: IpAddress = Field(default="0.0.0.0", description="Address nginx binds; 127.0.0.1 keeps the gateway local.")
     http_port: Port = Field(default=80, description="Plain HTTP: redirects to HTTPS when TLS is on.")
     https_port: Port = 443
 
@@ -126,7 +126,9 @@ class Timeouts(StrictModel):
 class Gateway(StrictModel):
     enabled: bool = True
     server_name: str | None = Field(
-        default=None, description="Host name in the certificate and server_name; defaults to host.name."
+        default=None,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$",
+        description="Host name in the certificate and server_name; defaults to host.name.",
     )
     listen: Listen = Field(default_factory=Listen)
     tls: Tls = Field(default_factory=Tls)

@@ -108,7 +108,9 @@ class Model(StrictModel):
     )
     source: ModelSource
     served_name: str | None = Field(
-        default=None, min_length=1, description="Name clients send in the `model` field; defaults to `name`."
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+        description="Name clients send in the `model` field; defaults to `name`.",
     )
     parameters_b: float = Field(gt=0, le=100000, description="Parameter count in billions; sizes the GPU memory check.")
     dtype: Dtype = "bfloat16"

@@ -55,6 +55,19 @@ class Grafana(StrictModel):
     port: Port = 3000
 
 
+class Email(StrictModel):
+    """How Alertmanager sends mail; needed when a receiver has type email."""
+
+    smarthost: str = Field(pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", description="SMTP relay as host:port.")
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="Sender address of alert mail.")
+    require_tls: bool = True
+    password_secret: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Vault entry holding the SMTP password; no authentication when omitted.",
+    )
+
+
 class Monitoring(StrictModel):
     scrape_interval_s: PositiveInt = 10
     evaluation_interval_s: PositiveInt | None = Field(
@@ -67,6 +80,7 @@ class Monitoring(StrictModel):
     node_exporter_port: Port = 9100
     grafana: Grafana = Field(default_factory=Grafana)
     dashboards: bool = True
+    email: Email | None = None
     receivers: list[Receiver] = []
     default_receiver: str | None = Field(
         default=None, description="Receiver for alerts no route matches; the first receiver when omitted."
