@@ -8,6 +8,7 @@ STATE_ROOT = "/var/lib/hx"
 CONFIG_ROOT = "/etc/hx"
 SYSTEMD_DIR = "/etc/systemd/system"
 
+HX_GROUP = "hx"  # shared by hx service users; may read /etc/hx/secrets
 VLLM_USER = "hx-vllm"
 VLLM_VENV = f"{HX_ROOT}/vllm"
 VLLM_STATE = f"{STATE_ROOT}/vllm"

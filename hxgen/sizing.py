@@ -13,8 +13,9 @@ QUANTIZED_BYTES = {"awq": 0.55, "gptq": 0.55, "bitsandbytes": 0.55, "fp8": 1.0}
 # CUDA context, activations and sampler buffers that vLLM reserves on every GPU it uses.
 ENGINE_OVERHEAD_GB = 1.0
 
-# The CPU build's Python process, tokenizer and runtime before any weights are loaded.
-CPU_RUNTIME_GB = 1.5
+# The CPU build's API server, engine core and worker before weights and KV cache
+# (measured: about 1.8 GB of resident memory for a tiny model).
+CPU_RUNTIME_GB = 2.0
 
 MAX_GPU_FRACTION = 0.95
 

@@ -111,7 +111,7 @@ def gpu_memory(spec: Spec) -> Iterator[Diagnostic]:
             explicit = "gpu_memory_utilization" in m.model_fields_set
             yield error(
                 "gpu-memory",
-                f"needs {need:.1f} GB per GPU (weights {sizing.weights_per_gpu_gb(m):.1f} GB + engine "
+                f"needs {_up(need)} GB per GPU (weights {sizing.weights_per_gpu_gb(m):.1f} GB + engine "
                 f"{sizing.ENGINE_OVERHEAD_GB:.1f} GB + KV cache {m.kv_cache_min_gb:.1f} GB) but gets "
                 f"{m.gpu_memory_utilization:g} x {smallest:g} GB = {budget:.1f} GB",
                 ("models", i, "gpu_memory_utilization" if explicit else "parameters_b"),
@@ -147,6 +147,11 @@ def _fit_hint(m, gpu_gb: float) -> str:
     return ", or ".join(options)
 
 
+def _up(gb: float) -> str:
+    """A need rounded up, so that it never reads as equal to a budget it exceeds."""
+    return f"{math.ceil(gb * 10) / 10:.1f}"
+
+
 def _gpus(count: int) -> str:
     return f"{count} GPU" + ("s" if count != 1 else "")
 
@@ -161,7 +166,7 @@ def host_memory(spec: Spec) -> Iterator[Diagnostic]:
         if host.profile == "cpu" and sizing.cpu_need_gb(m) > m.resources.memory_gb:
             yield error(
                 "cpu-memory",
-                f"needs {sizing.cpu_need_gb(m):.1f} GB of RAM on the cpu profile (weights "
+                f"needs {_up(sizing.cpu_need_gb(m))} GB of RAM on the cpu profile (weights "
                 f"{sizing.weights_gb(m):.1f} GB + runtime {sizing.CPU_RUNTIME_GB} GB + KV cache "
                 f"{m.kv_cache_min_gb:g} GB) but resources.memory_gb is {m.resources.memory_gb:g}",
                 ("models", i, "resources", "memory_gb"),

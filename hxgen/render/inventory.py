@@ -40,7 +40,6 @@ def components(plan: Plan) -> list[str]:
         "prometheus": True,
         "alertmanager": True,
         "grafana": spec.monitoring.grafana.enabled,
-        "analytics": spec.analytics.enabled,
     }
     return [name for name, on in wanted.items() if on]
 
@@ -71,7 +70,22 @@ def _hx(plan: Plan) -> dict[str, Any]:
         "hx_config_dir": layout.CONFIG_ROOT,
         "hx_state_dir": layout.STATE_ROOT,
         "hx_install_dir": layout.HX_ROOT,
+        "hx_secrets_dir": layout.SECRETS_DIR,
+        "hx_group": layout.HX_GROUP,
+        # Relative to the inventory directory; ansible-vault encrypted, never committed in plain text.
+        "hx_vault_file": plan.spec.security.secrets.vault_file,
     }
+
+
+def _subject_alt_names(plan: Plan) -> list[str]:
+    """Names a client may use for the gateway: its server name, the host's name and address."""
+    host, g = plan.host, plan.spec.gateway
+    names = [f"DNS:{g.server_name or host.name}", f"DNS:{host.name}", "DNS:localhost", "IP:127.0.0.1"]
+    if host.address:
+        names.append(f"IP:{host.address}")
+    if g.listen.address not in ("0.0.0.0", "::", "127.0.0.1"):
+        names.append(f"IP:{g.listen.address}")
+    return list(dict.fromkeys(names))
 
 
 def _model_entry(m: ModelService) -> dict[str, Any]:
@@ -120,8 +134,12 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "gateway_http_port": g.listen.http_port,
             "gateway_https_port": g.listen.https_port,
             "gateway_tls_mode": g.tls.mode,
-            "gateway_tls_cert_file": g.tls.cert_file,
-            "gateway_tls_key_file": g.tls.key_file,
+            "gateway_tls_cert_file": g.tls.cert_file or layout.GATEWAY_CERT,
+            "gateway_tls_key_file": g.tls.key_file or layout.GATEWAY_KEY,
+            "gateway_tls_dir": layout.TLS_DIR,
+            "gateway_tls_subject_alt_names": _subject_alt_names(plan),
+            "gateway_status_port": layout.NGINX_STATUS_PORT,
+            "gateway_exporter_port": layout.NGINX_EXPORTER_PORT,
             "gateway_upstreams": [
                 {
                     "name": m.name,
@@ -172,7 +190,4 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
     out["alertmanager"] = {"alertmanager_port": mon.alertmanager_port}
     if "grafana" in enabled:
         out["grafana"] = {"grafana_port": mon.grafana.port}
-    if "analytics" in enabled:
-        a = spec.analytics
-        out["analytics"] = {"analytics_port": a.port, "analytics_interval_s": a.interval_s}
     return out
