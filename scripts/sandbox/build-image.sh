@@ -93,6 +93,8 @@ ln -sf /lib/systemd/system/multi-user.target "$ROOTFS/etc/systemd/system/default
 # Shrink: package cache and lists are re-fetchable with apt-get update.
 chroot "$ROOTFS" apt-get clean
 rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/log/*.log "$ROOTFS"/var/cache/debconf/*-old
+# Make the emptied lists look stale, so apt modules with cache_valid_time refresh them.
+touch -d @0 "$ROOTFS/var/lib/apt/lists"
 
 log "importing as $TAG"
 t2=$(date +%s.%N)

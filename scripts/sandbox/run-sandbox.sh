@@ -17,12 +17,16 @@ if [ "$("$DOCKER" inspect -f '{{.State.Running}}' "$NAME" 2>/dev/null || true)" 
   #  --cgroupns=host + cgroup rw  systemd must create its cgroup tree (host is cgroup v1/hybrid)
   #  --tmpfs /run /run/lock     systemd expects /run to be a fresh tmpfs
   #  --tmpfs /tmp:exec          docker's --tmpfs default is noexec; venvs in /tmp need exec
+  #  --shm-size 2g              vLLM engines exchange tensors through /dev/shm (160 MiB each; docker gives 64)
   #  --network host             host reaches services inside on 127.0.0.1; no bridge/iptables needed
   #  --stop-signal SIGRTMIN+3   systemd's clean-shutdown signal (import can't bake STOPSIGNAL in)
-  "$DOCKER" run -d --name "$NAME" --hostname "$NAME" \
+  # HX_SANDBOX_WHEELS: a directory of local wheels (e.g. a CPU build of torch), mounted read-only.
+  WHEELS=()
+  [ -n "${HX_SANDBOX_WHEELS:-}" ] && WHEELS=(-v "$HX_SANDBOX_WHEELS:/opt/hx-wheels:ro")
+  "$DOCKER" run -d --name "$NAME" --hostname "$NAME" "${WHEELS[@]}" \
     --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec \
+    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec --shm-size 2g \
     --network host --stop-signal SIGRTMIN+3 \
     "$TAG" /lib/systemd/systemd >/dev/null
 fi

@@ -1,0 +1,145 @@
+"""What a user of the sandbox sees, checked from outside the container (testinfra)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.request
+
+import pytest
+
+GATEWAY = "https://127.0.0.1:8443"
+MODELS = {"tiny-a": 8001, "tiny-b": 8002}
+SERVICES = [
+    "hx-model-tiny-a",
+    "hx-model-tiny-b",
+    "nginx",
+    "prometheus-nginx-exporter",
+    "postgresql",
+    "pgbouncer",
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-node-exporter",
+]
+
+
+@pytest.fixture(scope="module")
+def tls(host, tmp_path_factory):
+    """Trust the sandbox's internal CA, as a client of the gateway would."""
+    ca = tmp_path_factory.mktemp("ca") / "ca.crt"
+    ca.write_text(host.file("/etc/hx/tls/ca.crt").content_string)
+    return ssl.create_default_context(cafile=str(ca))
+
+
+def call(tls, path: str, body: dict | None = None, timeout: float = 60) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(GATEWAY + path, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, context=tls, timeout=timeout) as response:
+        return response.status, response.read()
+
+
+def chat(model: str, stream: bool = False) -> dict:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "hello"}],
+        "max_tokens": 8,
+        "temperature": 0,
+        "seed": 1,
+        "stream": stream,
+    }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_is_active_and_enabled(host, service):
+    unit = host.service(service)
+    assert unit.is_running, service
+    assert unit.is_enabled, service
+
+
+@pytest.mark.parametrize(
+    ("address", "port"),
+    [
+        ("127.0.0.1", 5432),
+        ("127.0.0.1", 6432),
+        ("127.0.0.1", 8001),
+        ("127.0.0.1", 8002),
+        ("127.0.0.1", 8443),
+        ("127.0.0.1", 9090),
+    ],
+)
+def test_ports_listen_on_loopback_only(host, address, port):
+    assert host.socket(f"tcp://{address}:{port}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_chat_completion_through_the_gateway(tls, model):
+    status, raw = call(tls, f"/models/{model}/v1/chat/completions", chat(model))
+    answer = json.loads(raw)
+    assert status == 200
+    assert answer["model"] == model
+    assert answer["usage"]["completion_tokens"] == 8
+    assert answer["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_chat_completion_through_the_gateway(tls, model):
+    status, raw = call(tls, f"/models/{model}/v1/chat/completions", chat(model, stream=True))
+    events = [line[len("data: ") :] for line in raw.decode().splitlines() if line.startswith("data: ")]
+    assert status == 200
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")) >= 1
+    assert chunks[-1]["usage"]["completion_tokens"] == 8
+
+
+def test_http_redirects_to_https(host):
+    out = host.run(
+        "python3 -c \"import http.client as h; c=h.HTTPConnection('127.0.0.1', 8080); "
+        "c.request('GET', '/x'); r=c.getresponse(); print(r.status, r.getheader('Location'))\""
+    )
+    assert out.stdout.split() == ["301", "https://127.0.0.1:8443/x"]
+
+
+def test_sql_through_pgbouncer(host):
+    password = host.file("/etc/hx/secrets/postgresql/hx.password").content_string.strip()
+    out = host.run(f"PGPASSWORD='{password}' psql -h 127.0.0.1 -p 6432 -U hx -d hx -Atc 'select 40 + 2'")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == "42"
+
+
+def test_prometheus_scrapes_every_target_up():
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen("http://127.0.0.1:9090/api/v1/targets", timeout=10) as response:
+            targets = json.load(response)["data"]["activeTargets"]
+        down = sorted(t["labels"]["job"] for t in targets if t["health"] != "up")
+        if not down or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert {t["labels"]["job"] for t in targets} >= {"model-tiny-a", "model-tiny-b", "node", "nginx", "postgres"}
+    assert down == []
+
+
+def test_a_killed_model_is_restarted_and_served_again(host, tls, record_property):
+    before = host.service("hx-model-tiny-a").systemd_properties["MainPID"]
+    started = time.monotonic()
+    host.run(f"kill -9 {before}")
+    deadline = started + 300
+    while time.monotonic() < deadline:
+        try:
+            status, _ = call(tls, "/models/tiny-a/v1/chat/completions", chat("tiny-a"), timeout=10)
+            if status == 200 and host.service("hx-model-tiny-a").systemd_properties["MainPID"] != before:
+                break
+        except OSError:
+            pass
+        time.sleep(2)
+    recovery_s = time.monotonic() - started
+    record_property("recovery_s", round(recovery_s, 1))
+    print(f"tiny-a recovered in {recovery_s:.1f} s")
+    assert host.service("hx-model-tiny-a").is_running
+    assert recovery_s < 300
