@@ -3,10 +3,15 @@ so a unit file and the role that installs its program never disagree."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .spec import Spec
+
 HX_ROOT = "/opt/hx"
 STATE_ROOT = "/var/lib/hx"
 CONFIG_ROOT = "/etc/hx"
-SYSTEMD_DIR = "/etc/systemd/system"
 
 HX_GROUP = "hx"  # shared by hx service users; may read /etc/hx/secrets
 VLLM_USER = "hx-vllm"
@@ -33,3 +38,26 @@ NGINX_STATUS_PORT = 8081  # stub_status, read by the nginx exporter
 NGINX_EXPORTER_PORT = 9113
 POSTGRES_EXPORTER_PORT = 9187
 PGBOUNCER_EXPORTER_PORT = 9127
+
+
+@dataclass(frozen=True)
+class HelperPort:
+    port: int
+    what: str
+    job: str | None
+    """Prometheus job that scrapes it; None for ports nothing scrapes."""
+
+
+def helper_ports(spec: Spec) -> list[HelperPort]:
+    """Ports the roles bind for helpers the spec does not name: status pages and exporters.
+    The port checks reserve them and the Prometheus config scrapes them, from this one list."""
+    ports = []
+    if spec.gateway.enabled:
+        ports.append(HelperPort(NGINX_STATUS_PORT, "the gateway's status page", None))
+        ports.append(HelperPort(NGINX_EXPORTER_PORT, "the nginx exporter", "nginx"))
+    pg = spec.databases.postgres
+    if pg.enabled:
+        ports.append(HelperPort(POSTGRES_EXPORTER_PORT, "the PostgreSQL exporter", "postgres"))
+        if pg.pgbouncer.enabled:
+            ports.append(HelperPort(PGBOUNCER_EXPORTER_PORT, "the PgBouncer exporter", "pgbouncer"))
+    return ports

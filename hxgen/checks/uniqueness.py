@@ -94,21 +94,8 @@ def unique_ports(spec: Spec) -> Iterator[Diagnostic]:
     yield from _duplicates(listening_ports(spec), "port", "port-conflict")
 
 
-def reserved_ports(spec: Spec) -> dict[int, str]:
-    """Ports hx binds for helpers the spec does not name (exporters, status pages)."""
-    reserved = {}
-    if spec.gateway.enabled:
-        reserved[layout.NGINX_STATUS_PORT] = "the gateway's status page"
-        reserved[layout.NGINX_EXPORTER_PORT] = "the nginx exporter"
-    if spec.databases.postgres.enabled:
-        reserved[layout.POSTGRES_EXPORTER_PORT] = "the PostgreSQL exporter"
-        if spec.databases.postgres.pgbouncer.enabled:
-            reserved[layout.PGBOUNCER_EXPORTER_PORT] = "the PgBouncer exporter"
-    return reserved
-
-
 def no_reserved_ports(spec: Spec) -> Iterator[Diagnostic]:
-    reserved = reserved_ports(spec)
+    reserved = {helper.port: helper.what for helper in layout.helper_ports(spec)}
     for port, path in listening_ports(spec):
         if port in reserved:
             yield error(

@@ -22,11 +22,11 @@ def render(plan: Plan) -> list[Artifact]:
     ]
 
 
-def _job(name: str, targets: list[str], labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+def _job(name: str, targets: list[str], labels: dict[str, str] | None = None) -> dict[str, Any]:
     static: dict[str, Any] = {"targets": targets}
     if labels:
         static["labels"] = labels
-    return {"job_name": name, **extra, "static_configs": [static]}
+    return {"job_name": name, "static_configs": [static]}
 
 
 def scrape_jobs(plan: Plan) -> list[dict[str, Any]]:
@@ -40,13 +40,7 @@ def scrape_jobs(plan: Plan) -> list[dict[str, Any]]:
     for m in plan.models:
         labels = {"model": m.name, "engine": m.engine, "served_name": m.served_name}
         jobs.append(_job(f"model-{m.name}", [f"{LOCAL}:{m.port}"], labels))
-    if spec.gateway.enabled:
-        jobs.append(_job("nginx", [f"{LOCAL}:{layout.NGINX_EXPORTER_PORT}"]))
-    pg = spec.databases.postgres
-    if pg.enabled:
-        jobs.append(_job("postgres", [f"{LOCAL}:{layout.POSTGRES_EXPORTER_PORT}"]))
-        if pg.pgbouncer.enabled:
-            jobs.append(_job("pgbouncer", [f"{LOCAL}:{layout.PGBOUNCER_EXPORTER_PORT}"]))
+    jobs += [_job(h.job, [f"{LOCAL}:{h.port}"]) for h in layout.helper_ports(spec) if h.job]
     if spec.databases.qdrant.enabled:
         jobs.append(_job("qdrant", [f"{LOCAL}:{spec.databases.qdrant.http_port}"]))
     if mon.grafana.enabled:

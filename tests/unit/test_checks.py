@@ -209,3 +209,34 @@ def test_warnings(spec_data, change, code):
 def test_exactly_one_current_api_version(spec_data):
     spec_data["gateway"]["api_versions"] = [{"name": "v1", "status": "preview"}]
     assert errors(spec_data) == [("api-versions", "gateway.api_versions")]
+
+
+def test_ports_reserved_for_exporters(spec_data):
+    spec_data["models"][0]["port"] = 9187  # the PostgreSQL exporter
+    found = [d for d in validate_and_check(spec_data) if d.code == "port-conflict"]
+    assert [(dotted(d.path), d.message) for d in found] == [
+        ("models[0].port", "port 9187 is reserved for the PostgreSQL exporter")
+    ]
+    spec_data["databases"] = {"postgres": {"enabled": False}}
+    assert errors(spec_data) == []
+
+
+def test_pgbouncer_keeps_a_pool_per_database(spec_data):
+    spec_data["databases"] = {
+        "postgres": {"databases": [{"name": "a", "owner": "a"}, {"name": "b", "owner": "b"}]}
+    }  # 2 x 200 + 10 > the default 300
+    assert errors(spec_data) == [("pool-exceeds-connections", "databases.postgres.tuning.max_connections")]
+    spec_data["databases"]["postgres"]["tuning"] = {"max_connections": 410}
+    assert errors(spec_data) == []
+
+
+def test_email_receivers_need_a_relay(spec_data):
+    spec_data["monitoring"]["receivers"].append({"name": "mail", "type": "email", "to": ["sre@example.com"]})
+    assert errors(spec_data) == [("missing-key", "monitoring.receivers[1].type")]
+    spec_data["monitoring"]["email"] = {"smarthost": "smtp.example.com:587", "from_address": "hx@example.com"}
+    assert errors(spec_data) == []
+
+
+def test_tgi_refuses_float32(spec_data):
+    spec_data["models"][0].update(engine="tgi", dtype="float32", parameters_b=1)
+    assert errors(spec_data) == [("engine-unsupported", "models[0].dtype")]
