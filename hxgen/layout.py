@@ -33,6 +33,15 @@ GATEWAY_CERT = f"{TLS_DIR}/gateway.crt"
 GATEWAY_KEY = f"{TLS_DIR}/gateway.key"
 SECRETS_DIR = f"{CONFIG_ROOT}/secrets"
 
+# The gateway: nginx.conf in its usual place; hx's njs code, its data and the key hashes beside.
+NGINX_CONF = "/etc/nginx/nginx.conf"
+GATEWAY_CONF_DIR = "/etc/nginx/hx"
+GATEWAY_KEYS_MAP = f"{GATEWAY_CONF_DIR}/api-keys.map"
+GATEWAY_CACHE_DIR = "/var/cache/nginx/hx"
+# Beside hosts.yml on the controller: the key hashes `hxgen keys` keeps and playbooks/secrets.yml loads.
+API_KEYS_FILE = "api-keys.yml"
+NGINX_PID_FILE = "/run/nginx.pid"
+
 # Exporters that the roles install beside the services they watch (loopback only).
 NGINX_STATUS_PORT = 8081  # stub_status, read by the nginx exporter
 NGINX_EXPORTER_PORT = 9113

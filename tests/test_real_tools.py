@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import gateway_harness
 import pytest
 from conftest import DATA, ROOT
 
@@ -115,38 +115,10 @@ GATEWAY_SPECS = [s for s in SPECS if check_file(s).spec.gateway.enabled]
 
 @pytest.mark.parametrize("spec", GATEWAY_SPECS, ids=[str(p.relative_to(ROOT)) for p in GATEWAY_SPECS])
 def test_nginx_accepts_the_gateway_config(spec, tmp_path):
-    conf = _rendered(spec, tmp_path, "rendered/nginx/nginx.conf")
-    # The role puts certificates and logs at host paths; here they live in the test's directory.
-    tls, logs = tmp_path / "tls", tmp_path / "logs"
-    tls.mkdir()
-    logs.mkdir()
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=hx-test",
-            "-keyout",
-            str(tls / "gateway.key"),
-            "-out",
-            str(tls / "gateway.crt"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    text = conf.read_text()
-    for cert_path in re.findall(r"ssl_(?:certificate|certificate_key|client_certificate) (\S+);", text):
-        target = tls / ("gateway.key" if "key" in Path(cert_path).name else "gateway.crt")
-        text = text.replace(cert_path, str(target))
-    text = text.replace(check_file(spec).spec.host.storage.logs_dir + "/", f"{logs}/")
-    conf.write_text(text)
-    result = subprocess.run([tool("nginx"), "-t", "-c", str(conf)], capture_output=True, text=True, check=False)
+    """nginx.conf with the njs handler, its config module and a key map from the role's template."""
+    key = {"id": "0123abcd", "tenant": "t", "sha256": "0" * 64, "expires": "2030-01-01"}
+    staged = gateway_harness.stage(spec, tmp_path, [key])
+    result = subprocess.run([tool("nginx"), "-t", "-c", str(staged.conf)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
 

@@ -135,6 +135,31 @@ def gateway(spec: Spec) -> Iterator[Diagnostic]:
             ("gateway", "tls", "mode"),
             hint="use 'mode: internal-ca', or listen on 127.0.0.1 only",
         )
+    for i, tenant in enumerate(g.tenants):
+        if tenant.client_cert_cn and not (g.tls.mode != "off" and g.tls.client_ca_file):
+            yield error(
+                "mtls-without-ca",
+                "a client certificate can only authenticate when the gateway verifies client certificates",
+                ("gateway", "tenants", i, "client_cert_cn"),
+                hint="set gateway.tls.client_ca_file to the CA that signs your service clients' certificates",
+            )
+    cns = [t.client_cert_cn for t in g.tenants if t.client_cert_cn]
+    for i, tenant in enumerate(g.tenants):
+        if tenant.client_cert_cn and cns.count(tenant.client_cert_cn) > 1:
+            yield error(
+                "duplicate-name",
+                f"client certificate name '{tenant.client_cert_cn}' belongs to more than one tenant",
+                ("gateway", "tenants", i, "client_cert_cn"),
+            )
+    if g.grpc.enabled:
+        # vLLM's gRPC server is a separate serving mode (`vllm serve --grpc`), not a port beside
+        # the HTTP API, so exposing it needs a per-model choice the spec does not have yet.
+        yield error(
+            "not-supported",
+            "gRPC through the gateway is not supported yet",
+            ("gateway", "grpc", "enabled"),
+            hint="leave grpc.enabled false; the OpenAI-compatible HTTP API serves every model",
+        )
     if g.cache.enabled and g.cache.size_mb / 1024 > g.memory_gb:
         yield error(
             "invalid-value",

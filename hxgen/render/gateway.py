@@ -1,18 +1,64 @@
-"""The nginx configuration of the gateway: one complete nginx.conf, checked with `nginx -t`."""
+"""The gateway: nginx.conf, the njs handler with its configuration module, and openapi.json.
+
+The role copies all four to the host (nginx.conf to /etc/nginx, the rest to GATEWAY_CONF_DIR)
+and checks them together with `nginx -t`.
+"""
 
 from __future__ import annotations
 
-import re
+import json
+from importlib import resources
 
 from .. import layout
 from ..plan import Plan
+from ..plan.gateway import ERROR_PAGES, ErrorPage, GatewayPlan
+from . import openapi
 from .common import RENDERED_DIR, Artifact, header, templates
+
+NGINX_DIR = f"{RENDERED_DIR}/nginx"
+JS_VARS = (
+    "hx_tenant",
+    "hx_role",
+    "hx_tier",
+    "hx_model",
+    "hx_route",
+    "hx_variant",
+    "hx_body",
+    "hx_cache_key",
+    "hx_cache_bypass",
+    "hx_deprecation",
+    "hx_sunset",
+)
 
 
 def render(plan: Plan) -> list[Artifact]:
-    g = plan.spec.gateway
-    if not g.enabled:
+    if plan.gateway is None:
         return []
+    handler = resources.files("hxgen").joinpath("templates/hx_gateway.js").read_text(encoding="utf-8")
+    return [
+        Artifact(f"{NGINX_DIR}/nginx.conf", _nginx_conf(plan, plan.gateway)),
+        Artifact(f"{NGINX_DIR}/hx_gateway.js", header(plan.spec_file, "//") + handler),
+        Artifact(f"{NGINX_DIR}/hx_config.js", _njs_config(plan, plan.gateway)),
+        Artifact(f"{NGINX_DIR}/openapi.json", openapi.document_text(plan)),
+    ]
+
+
+def _njs_config(plan: Plan, gateway: GatewayPlan) -> str:
+    data = json.dumps(gateway.njs_config(), indent=2, sort_keys=True)
+    return header(plan.spec_file, "//") + f"export default {data};\n"
+
+
+def _error_body(page: ErrorPage) -> str:
+    if page.status == 429:
+        return "$hx_limit_error"  # says which limit: the tier's rate or the model's concurrency
+    body = json.dumps({"error": {"message": page.message, "type": page.type, "code": page.code}})
+    # nginx would read $ as a variable and ' as the end of the string.
+    assert "$" not in body and "'" not in body, body
+    return body
+
+
+def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
+    g = plan.spec.gateway
     tls = None
     if g.tls.mode != "off":
         provided = g.tls.mode == "provided"
@@ -23,17 +69,31 @@ def render(plan: Plan) -> list[Artifact]:
             "protocols": "TLSv1.3" if g.tls.min_version == "1.3" else "TLSv1.2 TLSv1.3",
             "hsts_max_age_s": g.tls.hsts_max_age_s,
         }
-    models = [
-        {"served_name": m.served_name, "port": m.port, "upstream": "hx_model_" + re.sub(r"\W", "_", m.name)}
-        for m in plan.models
-    ]
-    text = (
+    cache = None
+    if g.cache.enabled:
+        cache = {
+            "dir": layout.GATEWAY_CACHE_DIR,
+            "size_mb": g.cache.size_mb,
+            "ttl_s": g.cache.ttl_s,
+            # One megabyte of keys holds about 8000 entries (nginx docs).
+            "keys_zone_mb": max(1, g.cache.size_mb // 64),
+        }
+    return (
         templates()
         .get_template("nginx.conf.j2")
         .render(
             header=header(plan.spec_file).rstrip("\n"),
-            models=models,
+            conf_dir=layout.GATEWAY_CONF_DIR,
+            js_vars=JS_VARS,
+            models=gateway.models,
+            tiers=gateway.tiers,
+            versions=gateway.versions,
+            error_pages=[
+                {"status": e.status, "retry_after_s": e.retry_after_s, "body": _error_body(e)} for e in ERROR_PAGES
+            ],
+            cache=cache,
             listen=g.listen,
+            https_suffix="" if g.listen.https_port == 443 else f":{g.listen.https_port}",
             server_name=g.server_name or plan.host.name,
             tls=tls,
             timeouts=g.timeouts,
@@ -43,4 +103,3 @@ def render(plan: Plan) -> list[Artifact]:
             status_port=layout.NGINX_STATUS_PORT,
         )
     )
-    return [Artifact(f"{RENDERED_DIR}/nginx/nginx.conf", text)]

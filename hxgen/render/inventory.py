@@ -74,6 +74,8 @@ def _hx(plan: Plan) -> dict[str, Any]:
         "hx_group": layout.HX_GROUP,
         # Relative to the inventory directory; ansible-vault encrypted, never committed in plain text.
         "hx_vault_file": plan.spec.security.secrets.vault_file,
+        # Relative to the inventory directory: the API key hashes kept by `hxgen keys`.
+        "hx_api_keys_file": layout.API_KEYS_FILE,
     }
 
 
@@ -138,6 +140,8 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "gateway_tls_key_file": g.tls.key_file or layout.GATEWAY_KEY,
             "gateway_tls_dir": layout.TLS_DIR,
             "gateway_tls_subject_alt_names": _subject_alt_names(plan),
+            "gateway_conf_dir": layout.GATEWAY_CONF_DIR,
+            "gateway_cache_dir": layout.GATEWAY_CACHE_DIR if g.cache.enabled else None,
             "gateway_status_port": layout.NGINX_STATUS_PORT,
             "gateway_exporter_port": layout.NGINX_EXPORTER_PORT,
             "gateway_upstreams": [

@@ -64,6 +64,13 @@ class Tenant(StrictModel):
         description="Model names or route aliases this tenant may call; '*' for all.",
     )
     tier: str = Field(description="Name of a rate_limit_tiers entry.")
+    client_cert_cn: str | None = Field(
+        default=None,
+        min_length=1,
+        pattern=r"^[^,=+\\\"<>;]+$",
+        description="Common name of a client certificate (signed by tls.client_ca_file) that "
+        "authenticates as this tenant without an API key: mTLS for service clients.",
+    )
 
 
 class SplitTarget(StrictModel):

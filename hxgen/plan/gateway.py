@@ -1,0 +1,245 @@
+"""The gateway's policy, resolved from the spec: who may call what, where each name goes.
+
+nginx.conf, the njs configuration module and openapi.json are all rendered from this one
+GatewayPlan, so the access rules the gateway enforces and the ones it documents never differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..spec import Spec
+from ..spec.gateway import ALL_MODELS
+
+if TYPE_CHECKING:
+    from . import ModelService
+
+# What each role may do. Endpoints below name the permission they need.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "admin": ("models", "inference", "status", "metrics"),
+    "operator": ("models", "status", "metrics"),
+    "user": ("models", "inference"),
+    "readonly": ("models",),
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    """Below the API version prefix (e.g. chat/completions), or absolute for admin paths."""
+    permission: str
+    summary: str
+    task: str | None = None
+    """The model task the endpoint needs (generate or embed), for inference endpoints."""
+
+
+API_ENDPOINTS = (
+    Endpoint("GET", "models", "models", "List the models and route aliases this key may use."),
+    Endpoint("GET", "models/{model}", "models", "Describe one model or route alias."),
+    Endpoint("POST", "chat/completions", "inference", "Chat completion, streamed or not.", "generate"),
+    Endpoint("POST", "completions", "inference", "Text completion, streamed or not.", "generate"),
+    Endpoint("POST", "embeddings", "inference", "Embeddings of one or more inputs.", "embed"),
+)
+ADMIN_ENDPOINTS = (
+    Endpoint("GET", "/admin/status", "status", "Health of every engine and the gateway's connection counts."),
+    Endpoint("GET", "/admin/models/{model}/metrics", "metrics", "The engine's Prometheus metrics, as it serves them."),
+)
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """An error nginx itself raises (before or instead of njs), answered in OpenAI's format."""
+
+    status: int
+    type: str
+    code: str
+    message: str
+    retry_after_s: int | None = None
+
+
+ERROR_PAGES = (
+    ErrorPage(400, "invalid_request_error", "bad_request", "the request is malformed"),
+    ErrorPage(401, "authentication_error", "invalid_client_certificate", "the client certificate was not accepted"),
+    ErrorPage(403, "permission_error", "forbidden", "access to this path is forbidden"),
+    ErrorPage(404, "invalid_request_error", "unknown_path", "unknown path; the API is served under /v1/"),
+    ErrorPage(405, "invalid_request_error", "method_not_allowed", "method not allowed on this path"),
+    ErrorPage(408, "invalid_request_error", "request_timeout", "the request was not received in time"),
+    ErrorPage(413, "invalid_request_error", "request_too_large", "the request body is larger than the gateway accepts"),
+    ErrorPage(414, "invalid_request_error", "uri_too_long", "the request URI is too long"),
+    ErrorPage(429, "rate_limit_error", "rate_limit_exceeded", "too many requests", retry_after_s=1),
+    ErrorPage(494, "invalid_request_error", "headers_too_large", "the request headers are too large"),
+    ErrorPage(500, "server_error", "internal_error", "the gateway failed to handle the request"),
+    ErrorPage(502, "server_error", "upstream_unavailable", "the model server is not reachable", retry_after_s=5),
+    ErrorPage(503, "server_error", "upstream_unavailable", "the model server is unavailable", retry_after_s=5),
+    ErrorPage(504, "server_error", "upstream_timeout", "the model server did not answer in time"),
+)
+
+
+@dataclass(frozen=True)
+class GatewayModel:
+    name: str
+    served_name: str
+    task: str
+    port: int
+    max_model_len: int
+    max_concurrent_requests: int
+    upstream: str
+    """nginx upstream block and the prefix of the model's named locations."""
+
+
+@dataclass(frozen=True)
+class RateTier:
+    name: str
+    rate: str
+    """nginx's form: 20r/s, or r/m below one request per second."""
+    burst: int
+    zone: str
+
+
+@dataclass(frozen=True)
+class ApiVersionPlan:
+    name: str
+    status: str
+    deprecation: str | None
+    """Deprecation header (RFC 9745): @ followed by a Unix time."""
+    sunset: str | None
+    """Sunset header (RFC 8594): an HTTP date."""
+    sunset_epoch: int | None
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    models: tuple[GatewayModel, ...]
+    tiers: tuple[RateTier, ...]
+    versions: tuple[ApiVersionPlan, ...]
+    tenants: dict[str, dict]
+    routes: dict[str, dict]
+    cache_enabled: bool
+    cache_max_entry_bytes: int
+
+    def njs_config(self) -> dict:
+        """The data the njs handler decides with; serialised into hx_config.js."""
+        return {
+            "permissions": {role: list(perms) for role, perms in PERMISSIONS.items()},
+            "endpoints": {
+                f"{e.method} {e.path}": {"permission": e.permission, "task": e.task}
+                for e in API_ENDPOINTS + ADMIN_ENDPOINTS
+            },
+            "versions": {
+                v.name: {
+                    "status": v.status,
+                    "deprecation": v.deprecation,
+                    "sunset": v.sunset,
+                    "sunset_epoch": v.sunset_epoch,
+                }
+                for v in self.versions
+            },
+            "tenants": self.tenants,
+            "client_certificates": {
+                t["client_cert_cn"]: name for name, t in self.tenants.items() if t.get("client_cert_cn")
+            },
+            "models": {
+                m.served_name: {
+                    "name": m.name,
+                    "task": m.task,
+                    "max_model_len": m.max_model_len,
+                    "location": m.upstream,
+                }
+                for m in self.models
+            },
+            "routes": self.routes,
+            "cache": self.cache_enabled,
+            "cache_max_entry_bytes": self.cache_max_entry_bytes,
+        }
+
+
+def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...]) -> GatewayPlan:
+    g = spec.gateway
+    by_name = {m.name: m for m in spec.models}
+    served = {m.name: m.public_name for m in spec.models}
+    return GatewayPlan(
+        models=tuple(
+            GatewayModel(
+                name=m.name,
+                served_name=m.served_name,
+                task=m.task,
+                port=m.port,
+                max_model_len=by_name[m.name].max_model_len,
+                max_concurrent_requests=m.max_concurrent_requests,
+                upstream=upstream_name(m.name),
+            )
+            for m in models
+        ),
+        tiers=tuple(
+            RateTier(t.name, nginx_rate(t.requests_per_second), t.burst, "hx_tier_" + _ident(t.name))
+            for t in g.rate_limit_tiers
+        ),
+        versions=tuple(_version(v) for v in g.api_versions),
+        tenants={
+            t.name: {
+                "role": t.role,
+                "tier": t.tier,
+                # The spec may name a model by its hx name; clients send the served name.
+                "models": ALL_MODELS if ALL_MODELS in t.models else sorted({served.get(n, n) for n in t.models}),
+                "client_cert_cn": t.client_cert_cn,
+            }
+            for t in g.tenants
+        },
+        routes={r.alias: {"sticky": r.sticky, "split": _cumulative(r.split, served)} for r in g.routes},
+        cache_enabled=g.cache.enabled,
+        cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
+    )
+
+
+def upstream_name(model_name: str) -> str:
+    return "hx_model_" + _ident(model_name)
+
+
+def nginx_rate(per_second: float) -> str:
+    """nginx counts whole requests per second or per minute."""
+    if per_second >= 1 and float(per_second).is_integer():
+        return f"{int(per_second)}r/s"
+    return f"{max(1, round(per_second * 60))}r/m"
+
+
+def _ident(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def _cumulative(split, served: dict[str, str]) -> list[list]:
+    """[[served name, upper bound of its share in 0..100), ...]: the handler draws a number
+    below 100 and takes the first variant whose bound is above it."""
+    bounds, total = [], 0
+    for target in split:
+        if target.weight == 0:
+            continue
+        total += target.weight
+        bounds.append([served.get(target.model, target.model), total])
+    return bounds
+
+
+def _version(v) -> ApiVersionPlan:
+    def epoch(day: dt.date) -> int:
+        return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+
+    return ApiVersionPlan(
+        name=v.name,
+        status=v.status,
+        deprecation=f"@{epoch(v.deprecated_on)}" if v.deprecated_on else None,
+        sunset=_http_date(v.sunset_on) if v.sunset_on else None,
+        sunset_epoch=epoch(v.sunset_on) if v.sunset_on else None,
+    )
+
+
+def _http_date(day: dt.date) -> str:
+    # Not strftime: its day and month names follow the locale.
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()]
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[day.month - 1]
+    return f"{weekday}, {day.day:02d} {month} {day.year} 00:00:00 GMT"
+
+
+__all__ = ["ADMIN_ENDPOINTS", "API_ENDPOINTS", "ERROR_PAGES", "PERMISSIONS", "GatewayPlan", "build_gateway_plan"]

@@ -1,0 +1,176 @@
+"""Run the rendered gateway on loopback: the real nginx with hxgen's files, moved from their host
+paths into a scratch directory, and the key hashes written with the gateway role's own template.
+
+Shared by the integration tests and benchmarks/gateway.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from hxgen import layout
+from hxgen.pipeline import check_file
+from hxgen.plan import build_plan
+from hxgen.render import render
+from hxgen.render.gateway import NGINX_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS_TEMPLATE = ROOT / "roles/gateway/templates/api-keys.map.j2"
+
+
+@dataclass(frozen=True)
+class StagedGateway:
+    root: Path
+    conf: Path
+    ca_cert: Path
+    client_ca: Path
+    access_log: Path
+    error_log: Path
+    https_url: str | None
+    http_url: str
+
+    @property
+    def url(self) -> str:
+        return self.https_url or self.http_url
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
+    key, cert = directory / f"{name}.key", directory / f"{name}.crt"
+    _openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert),
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    return key, cert
+
+
+def issue(directory: Path, name: str, common_name: str, ca: tuple[Path, Path], extensions: str) -> tuple[Path, Path]:
+    """A certificate for common_name signed by ca; extensions as for openssl's -extfile."""
+    key, csr, cert, ext = (directory / f"{name}{suffix}" for suffix in (".key", ".csr", ".crt", ".ext"))
+    ext.write_text(extensions + "\n")
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={common_name}",
+             "-keyout", str(key), "-out", str(csr))  # fmt: skip
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[1]), "-CAkey", str(ca[0]), "-CAcreateserial",
+             "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+    return key, cert
+
+
+def keys_map(api_keys: list[dict]) -> str:
+    template = jinja2.Template(KEYS_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined, trim_blocks=True)
+    return template.render(gateway_api_keys=api_keys, ansible_managed="Written by the test harness")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stage(spec_path: Path, root: Path, api_keys: list[dict]) -> StagedGateway:
+    """Render spec_path and lay the gateway out below root, ready for `nginx -c`."""
+    outcome = check_file(spec_path)
+    assert outcome.spec is not None, [d.format() for d in outcome.errors]
+    spec = outcome.spec
+    artifacts = {a.path: a.text for a in render(build_plan(spec, spec_path.name))}
+    conf_dir, tls, logs, cache = (root / d for d in ("conf", "tls", "logs", "cache"))
+    for d in (conf_dir, tls, logs):
+        d.mkdir(parents=True, exist_ok=True)
+    for name in ("hx_gateway.js", "hx_config.js", "openapi.json"):
+        (conf_dir / name).write_text(artifacts[f"{NGINX_DIR}/{name}"])
+    (conf_dir / "api-keys.map").write_text(keys_map(api_keys))
+
+    ca = make_ca(tls, "ca")
+    server_key, server_cert = issue(
+        tls, "gateway", "localhost", ca, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth"
+    )
+    client_ca = make_ca(tls, "clients-ca")
+
+    g = spec.gateway
+    moves = {
+        layout.GATEWAY_CONF_DIR: str(conf_dir),
+        layout.GATEWAY_CACHE_DIR: str(cache),
+        layout.NGINX_PID_FILE: str(root / "nginx.pid"),
+        "/var/log/nginx/error.log": str(logs / "error.log"),
+        spec.host.storage.logs_dir + "/": f"{logs}/",
+        # Scratch files must be readable by the workers; a production host keeps www-data.
+        "user www-data;": "user root;",
+        f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{free_port()};",
+    }
+    for host_path, local in (
+        (g.tls.cert_file or layout.GATEWAY_CERT, server_cert),
+        (g.tls.key_file or layout.GATEWAY_KEY, server_key),
+        (g.tls.client_ca_file, client_ca[1]),
+    ):
+        if host_path:
+            moves[f" {host_path};"] = f" {local};"
+    text = artifacts[f"{NGINX_DIR}/nginx.conf"]
+    for old, new in moves.items():
+        text = text.replace(old, new)
+    conf = root / "nginx.conf"
+    conf.write_text(text)
+    addr = g.listen.address
+    return StagedGateway(
+        root=root,
+        conf=conf,
+        ca_cert=ca[1],
+        client_ca=client_ca[1],
+        access_log=logs / "gateway-access.log",
+        error_log=logs / "error.log",
+        https_url=f"https://{addr}:{g.listen.https_port}" if g.tls.mode != "off" else None,
+        http_url=f"http://{addr}:{g.listen.http_port}",
+    )
+
+
+def client_certificate(staged: StagedGateway, common_name: str) -> tuple[Path, Path]:
+    """(cert, key) of a client certificate signed by the gateway's client CA."""
+    tls = staged.root / "tls"
+    key, cert = issue(
+        tls, f"client-{common_name}", common_name, (tls / "clients-ca.key", staged.client_ca),
+        "extendedKeyUsage=clientAuth",
+    )  # fmt: skip
+    return cert, key
+
+
+def nginx() -> str:
+    found = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin")
+    assert found, "nginx is not installed; run the README's test set-up (make setup-test)"
+    return found
+
+
+def start(staged: StagedGateway, timeout_s: float = 10) -> subprocess.Popen:
+    """nginx in the foreground, as a child the caller stops."""
+    check = subprocess.run([nginx(), "-t", "-c", str(staged.conf)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.Popen([nginx(), "-c", str(staged.conf), "-g", "daemon off;"], stderr=subprocess.PIPE)
+    port = int(staged.http_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited: {proc.stderr.read().decode()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError("nginx did not start listening")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
