@@ -4,7 +4,7 @@
 #                container and print the gateway URL and a working request
 #   make test    set up, then run every check CI runs (lint, specs, renders, pytest, molecule)
 #   make golden  refresh golden test outputs after an intended change (review the diff!)
-#   make bench   print benchmark JSON (render speed)
+#   make bench   print benchmark JSON (render speed, gateway-added latency)
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -67,19 +67,21 @@ sandbox-down:
 demo: sandbox
 	$(HXGEN) validate sandbox/hx.yaml
 	$(HXGEN) render sandbox/hx.yaml
+	@# One key for the demo, made once; only its hash goes to sandbox/inventory/api-keys.yml.
+	@test -s sandbox/demo.key || (umask 077 && $(HXGEN) keys create --tenant sandbox-user sandbox/hx.yaml > sandbox/demo.key)
 	$(SANDBOX_ENV) scripts/sandbox/run-sandbox.sh $(SANDBOX_STATE) hx-sandbox
 	$(SANDBOX_ENV) ansible-playbook -i sandbox/inventory playbooks/site.yml \
 		-e '{"vllm_pip_extra_args": "$(HX_SANDBOX_PIP_ARGS)"}'
 	@$(SANDBOX_ENV) docker exec hx-sandbox cat /etc/hx/tls/ca.crt > sandbox/ca.crt
 	@echo
-	@echo "The sandbox gateway: https://127.0.0.1:8443  (CA: sandbox/ca.crt)"
+	@echo "The sandbox gateway: https://127.0.0.1:8443/v1  (CA: sandbox/ca.crt, key: sandbox/demo.key)"
 	@echo "Try:"
-	@echo "  curl --cacert sandbox/ca.crt https://127.0.0.1:8443/models/tiny-a/v1/chat/completions \\"
-	@echo "    -H 'Content-Type: application/json' \\"
-	@echo "    -d '{\"model\": \"tiny-a\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}], \"max_tokens\": 8}'"
-	@curl -sS --cacert sandbox/ca.crt https://127.0.0.1:8443/models/tiny-a/v1/chat/completions \
-		-H 'Content-Type: application/json' \
-		-d '{"model": "tiny-a", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}'
+	@echo "  curl --cacert sandbox/ca.crt https://127.0.0.1:8443/v1/chat/completions \\"
+	@echo "    -H \"Authorization: Bearer \$$(cat sandbox/demo.key)\" -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hello\"}], \"max_tokens\": 8}'"
+	@curl -sS --cacert sandbox/ca.crt https://127.0.0.1:8443/v1/chat/completions \
+		-H "Authorization: Bearer $$(cat sandbox/demo.key)" -H 'Content-Type: application/json' \
+		-d '{"model": "tiny", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}'
 	@echo
 
 # The daemon is stopped afterwards whatever the outcome: tests stop what they start.
@@ -105,8 +107,9 @@ golden: setup
 	$(HXGEN) schema
 	git status --short
 
-bench: setup
+bench: setup-test
 	$(PY) benchmarks/render.py
+	$(PY) benchmarks/gateway.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

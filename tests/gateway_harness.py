@@ -148,23 +148,27 @@ def nginx() -> str:
     return found
 
 
-def start(staged: StagedGateway, timeout_s: float = 10) -> subprocess.Popen:
+def start(staged: StagedGateway) -> subprocess.Popen:
     """nginx in the foreground, as a child the caller stops."""
     check = subprocess.run([nginx(), "-t", "-c", str(staged.conf)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen([nginx(), "-c", str(staged.conf), "-g", "daemon off;"], stderr=subprocess.PIPE)
-    port = int(staged.http_url.rsplit(":", 1)[1])
+    wait_listening(int(staged.http_url.rsplit(":", 1)[1]), proc)
+    return proc
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited: {proc.stderr.read().decode()}")
+            raise RuntimeError(f"nginx exited: {proc.stderr.read().decode() if proc.stderr else proc.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
+            return
         except OSError:
             time.sleep(0.05)
     stop(proc)
-    raise RuntimeError("nginx did not start listening")
+    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port}")
 
 
 def stop(proc: subprocess.Popen) -> None:

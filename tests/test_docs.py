@@ -39,3 +39,39 @@ def test_readme_commands_are_make_targets():
     for target in re.findall(r"^make (\w+)", readme, flags=re.M):
         assert re.search(rf"^{target}:", makefile, flags=re.M), target
     assert "exec make test" in (ROOT / ".ci/run").read_text()
+
+
+def _table_rows(text: str, heading: str) -> list[list[str]]:
+    """Cells of the first Markdown table after `heading`."""
+    section = text.split(heading, 1)[1]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]  # header and rule
+
+
+def test_gateway_docs_state_the_roles_and_endpoints_the_gateway_enforces():
+    from hxgen.plan.gateway import ADMIN_ENDPOINTS, API_ENDPOINTS, PERMISSIONS
+
+    text = (ROOT / "docs/gateway.md").read_text()
+    roles = {
+        row[0].strip("`"): tuple(p.strip() for p in row[1].split(",")) for row in _table_rows(text, "A tenant has")
+    }
+    assert roles == PERMISSIONS
+    documented = {row[0].strip("`"): row[1] for row in _table_rows(text, "## API") if row[1] != "none"}
+    enforced = {f"{e.method} /v1/{e.path}": e.permission for e in API_ENDPOINTS}
+    enforced |= {f"{e.method} {e.path}": e.permission for e in ADMIN_ENDPOINTS}
+    assert documented == enforced
+
+
+def test_gateway_docs_list_every_error_code():
+    from hxgen.plan.gateway import ERROR_PAGES
+
+    handler = (ROOT / "hxgen/templates/hx_gateway.js").read_text()
+    codes = set(re.findall(r"fail\(r, \d+, '[a-z_]+', '([a-z_]+)'", handler.replace("\n", " ")))
+    codes |= {page.code for page in ERROR_PAGES} | {"model_busy"}
+    documented = set(re.findall(r"`([a-z_]+)`", (ROOT / "docs/gateway.md").read_text().split("## Errors")[1]))
+    assert codes - documented == set()

@@ -151,6 +151,17 @@ def gateway(spec: Spec) -> Iterator[Diagnostic]:
                 f"client certificate name '{tenant.client_cert_cn}' belongs to more than one tenant",
                 ("gateway", "tenants", i, "client_cert_cn"),
             )
+    for i, tier in enumerate(g.rate_limit_tiers):
+        if tier.daily_tokens is not None:
+            # nginx and njs 0.7 keep no counters shared between workers; token quotas need the
+            # usage accounting that reads the access log.
+            yield warning(
+                "not-enforced",
+                "daily token quotas are not enforced yet: the gateway logs every request's tokens, "
+                "but nothing stops a tenant at the quota",
+                ("gateway", "rate_limit_tiers", i, "daily_tokens"),
+                hint="remove daily_tokens for now, or keep it to record the intent",
+            )
     if g.grpc.enabled:
         # vLLM's gRPC server is a separate serving mode (`vllm serve --grpc`), not a port beside
         # the HTTP API, so exposing it needs a per-model choice the spec does not have yet.

@@ -59,11 +59,16 @@ class ErrorPage:
     code: str
     message: str
     retry_after_s: int | None = None
+    answer: int | None = None
+    """Status sent when it differs from the one nginx raised (its own 49x codes are not HTTP)."""
+
+    @property
+    def sent(self) -> int:
+        return self.answer or self.status
 
 
 ERROR_PAGES = (
     ErrorPage(400, "invalid_request_error", "bad_request", "the request is malformed"),
-    ErrorPage(401, "authentication_error", "invalid_client_certificate", "the client certificate was not accepted"),
     ErrorPage(403, "permission_error", "forbidden", "access to this path is forbidden"),
     ErrorPage(404, "invalid_request_error", "unknown_path", "unknown path; the API is served under /v1/"),
     ErrorPage(405, "invalid_request_error", "method_not_allowed", "method not allowed on this path"),
@@ -71,7 +76,14 @@ ERROR_PAGES = (
     ErrorPage(413, "invalid_request_error", "request_too_large", "the request body is larger than the gateway accepts"),
     ErrorPage(414, "invalid_request_error", "uri_too_long", "the request URI is too long"),
     ErrorPage(429, "rate_limit_error", "rate_limit_exceeded", "too many requests", retry_after_s=1),
-    ErrorPage(494, "invalid_request_error", "headers_too_large", "the request headers are too large"),
+    ErrorPage(494, "invalid_request_error", "headers_too_large", "the request headers are too large", answer=400),
+    ErrorPage(
+        495,
+        "authentication_error",
+        "invalid_client_certificate",
+        "the client certificate could not be verified",
+        answer=400,
+    ),
     ErrorPage(500, "server_error", "internal_error", "the gateway failed to handle the request"),
     ErrorPage(502, "server_error", "upstream_unavailable", "the model server is not reachable", retry_after_s=5),
     ErrorPage(503, "server_error", "upstream_unavailable", "the model server is unavailable", retry_after_s=5),

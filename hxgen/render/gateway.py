@@ -51,7 +51,7 @@ def _njs_config(plan: Plan, gateway: GatewayPlan) -> str:
 def _error_body(page: ErrorPage) -> str:
     if page.status == 429:
         return "$hx_limit_error"  # says which limit: the tier's rate or the model's concurrency
-    body = json.dumps({"error": {"message": page.message, "type": page.type, "code": page.code}})
+    body = json.dumps({"error": {"message": page.message, "type": page.type, "code": page.code}}, separators=(",", ":"))
     # nginx would read $ as a variable and ' as the end of the string.
     assert "$" not in body and "'" not in body, body
     return body
@@ -89,7 +89,8 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
             tiers=gateway.tiers,
             versions=gateway.versions,
             error_pages=[
-                {"status": e.status, "retry_after_s": e.retry_after_s, "body": _error_body(e)} for e in ERROR_PAGES
+                {"status": e.status, "sent": e.sent, "retry_after_s": e.retry_after_s, "body": _error_body(e)}
+                for e in ERROR_PAGES
             ],
             cache=cache,
             listen=g.listen,

@@ -48,7 +48,9 @@ class RateLimitTier(StrictModel):
     requests_per_second: PositiveFloat
     burst: int = Field(default=0, ge=0, description="Requests above the rate accepted at once before 429.")
     daily_tokens: PositiveInt | None = Field(
-        default=None, description="Prompt + completion tokens per tenant per day; unlimited when omitted."
+        default=None,
+        description="Prompt + completion tokens per tenant per day. Not enforced yet (hxgen warns): the "
+        "access log records the tokens; the quota comes with usage accounting.",
     )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -32,11 +35,25 @@ def tls(host, tmp_path_factory):
     return ssl.create_default_context(cafile=str(ca))
 
 
-def call(tls, path: str, body: dict | None = None, timeout: float = 60) -> tuple[int, bytes]:
+def key(tenant: str) -> str:
+    """Made by `hxgen keys create` in the prepare step."""
+    return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "keys" / f"{tenant}.key").read_text().strip()
+
+
+def call(
+    tls, path: str, body: dict | None = None, timeout: float = 60, tenant: str | None = "sandbox-admin"
+) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and (lower-cased) headers; error statuses are answers too."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(GATEWAY + path, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, context=tls, timeout=timeout) as response:
-        return response.status, response.read()
+    headers = {"Content-Type": "application/json"}
+    if tenant:
+        headers["Authorization"] = f"Bearer {key(tenant)}"
+    request = urllib.request.Request(GATEWAY + path, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=tls, timeout=timeout) as response:
+            return response.status, response.read(), {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), {k.lower(): v for k, v in error.headers.items()}
 
 
 def chat(model: str, stream: bool = False) -> dict:
@@ -78,23 +95,67 @@ def test_ports_listen_on_loopback_only(host, address, port):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_chat_completion_through_the_gateway(tls, model):
-    status, raw = call(tls, f"/models/{model}/v1/chat/completions", chat(model))
+    status, raw, headers = call(tls, "/v1/chat/completions", chat(model))
     answer = json.loads(raw)
     assert status == 200
-    assert answer["model"] == model
+    assert answer["model"] == model == headers["x-hx-variant"]
     assert answer["usage"]["completion_tokens"] == 8
     assert answer["choices"][0]["message"]["content"]
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_streamed_chat_completion_through_the_gateway(tls, model):
-    status, raw = call(tls, f"/models/{model}/v1/chat/completions", chat(model, stream=True))
+    status, raw, _ = call(tls, "/v1/chat/completions", chat(model, stream=True))
     events = [line[len("data: ") :] for line in raw.decode().splitlines() if line.startswith("data: ")]
     assert status == 200
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
     assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")) >= 1
     assert chunks[-1]["usage"]["completion_tokens"] == 8
+
+
+def test_requests_without_a_key_get_an_openai_style_401(tls):
+    status, raw, _ = call(tls, "/v1/chat/completions", chat("tiny-a"), tenant=None)
+    assert status == 401
+    assert json.loads(raw)["error"]["code"] == "missing_api_key"
+
+
+def test_a_user_sees_only_its_models_and_no_admin_paths(tls):
+    status, raw, _ = call(tls, "/v1/models", tenant="sandbox-user")
+    assert status == 200
+    assert [m["id"] for m in json.loads(raw)["data"]] == ["tiny", "tiny-a"]
+    assert call(tls, "/v1/chat/completions", chat("tiny-b"), tenant="sandbox-user")[0] == 403
+    assert call(tls, "/admin/status", tenant="sandbox-user")[0] == 403
+
+
+def test_the_route_alias_serves_both_variants(tls):
+    served = set()
+    for i in range(20):
+        body = {"model": "tiny", "prompt": f"p{i}", "max_tokens": 1}
+        status, raw, headers = call(tls, "/v1/completions", body, tenant="sandbox-user")
+        assert status == 200
+        assert json.loads(raw)["model"] == headers["x-hx-variant"]
+        served.add(headers["x-hx-variant"])
+    assert served == {"tiny-a", "tiny-b"}  # 50/50 per request: all 20 on one side has odds 2**-19
+
+
+def test_admin_status_sees_both_engines_healthy(tls):
+    status, raw, _ = call(tls, "/admin/status")
+    assert status == 200
+    assert json.loads(raw)["status"] == "ok"
+
+
+def test_a_repeated_deterministic_request_is_served_from_the_cache(tls):
+    body = chat("tiny-b") | {"messages": [{"role": "user", "content": "cache"}]}
+    assert [call(tls, "/v1/chat/completions", body)[2]["x-hx-cache"] for _ in "ab"] == ["MISS", "HIT"]
+
+
+def test_the_access_log_is_json_with_tenant_and_tokens(host, tls):
+    _, _, headers = call(tls, "/v1/chat/completions", chat("tiny-a"), tenant="sandbox-user")
+    log = host.file("/var/log/hx/gateway-access.log").content_string
+    line = next(json.loads(x) for x in log.splitlines() if headers["x-request-id"] in x)
+    assert (line["tenant"], line["variant"], line["completion_tokens"]) == ("sandbox-user", "tiny-a", 8)
+    assert key("sandbox-user") not in log
 
 
 def test_http_redirects_to_https(host):
@@ -132,7 +193,8 @@ def test_a_killed_model_is_restarted_and_served_again(host, tls, record_property
     deadline = started + 300
     while time.monotonic() < deadline:
         try:
-            status, _ = call(tls, "/models/tiny-a/v1/chat/completions", chat("tiny-a"), timeout=10)
+            # Sampled, so never a cached answer: the engine itself must be back.
+            status, _, _ = call(tls, "/v1/chat/completions", chat("tiny-a") | {"temperature": 0.7}, timeout=10)
             if status == 200 and host.service("hx-model-tiny-a").systemd_properties["MainPID"] != before:
                 break
         except OSError:

@@ -216,7 +216,7 @@ function findEndpoint(method, path) {
     return config.endpoints[key.replace(method, other)] !== undefined ? 'method' : null;
 }
 
-function route(r, caller, path) {
+function authorizeEndpoint(r, caller, path) {
     const endpoint = findEndpoint(r.method, path);
     if (endpoint === null) {
         return fail(r, 404, 'invalid_request_error', 'unknown_path', 'unknown path ' + JSON.stringify(r.uri));
@@ -249,7 +249,7 @@ function api(r) {
     if (caller === null) {
         return;
     }
-    const endpoint = route(r, caller, match[2]);
+    const endpoint = authorizeEndpoint(r, caller, match[2]);
     if (endpoint === null) {
         return;
     }
@@ -275,7 +275,7 @@ async function admin(r) {
     if (caller === null) {
         return;
     }
-    const endpoint = route(r, caller, r.uri);
+    const endpoint = authorizeEndpoint(r, caller, r.uri);
     if (endpoint === null) {
         return;
     }

@@ -1,0 +1,167 @@
+"""What the gateway adds to a request's latency, at constant request rates.
+
+The same small non-streamed chat completion is sent at each rate, back to back, once straight to
+the upstream and once through the gateway rendered from benchmarks/data/gateway.hx.yaml (key
+check, routing on the body's model and the tier's limit_req on; cache and TLS off). The upstream
+is a stand-in (an nginx answering a fixed completion) so that the difference is the gateway's
+own cost, not the model's. Load comes from benchmarks/loadgen.c (open loop, latency from the
+scheduled send time). Goal: added p99 <= 1 ms at 1000 req/s, zero errors.
+
+    python benchmarks/gateway.py [--rates 100 1000] [--duration 10]
+
+Prints one JSON object; `runs` has one entry per rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import loadgen
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import gateway_harness  # noqa: E402  (shared with the integration tests)
+
+from hxgen.keys import hash_key, new_key  # noqa: E402
+from hxgen.pipeline import check_file  # noqa: E402
+
+SPEC = ROOT / "benchmarks/data/gateway.hx.yaml"
+TENANT = "bench-client"
+COMPLETION = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "bench-model",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+}
+REQUEST = {"model": "bench-model", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 1}
+STAND_IN_CONF = """\
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp};
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        keepalive_requests 100000;
+        location / {{
+            default_type application/json;
+            return 200 '{body}';
+        }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def stand_in(port: int) -> Iterator[str]:
+    """The upstream: nginx with one worker answering every request with COMPLETION."""
+    with tempfile.TemporaryDirectory(prefix="hx-bench-upstream-") as tmp:
+        conf = Path(tmp, "nginx.conf")
+        conf.write_text(STAND_IN_CONF.format(tmp=tmp, port=port, body=json.dumps(COMPLETION)))
+        proc = subprocess.Popen(
+            [gateway_harness.nginx(), "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log", "-g", "daemon off;"]
+        )
+        try:
+            gateway_harness.wait_listening(port, proc)
+            yield f"127.0.0.1:{port}"
+        finally:
+            gateway_harness.stop(proc)
+
+
+@contextlib.contextmanager
+def gateway(key_id: str, key_hash: str) -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="hx-bench-gateway-") as tmp:
+        entry = {"id": key_id, "tenant": TENANT, "sha256": key_hash, "expires": None}
+        staged = gateway_harness.stage(SPEC, Path(tmp), [entry])
+        proc = gateway_harness.start(staged)
+        try:
+            yield staged.http_url.removeprefix("http://")
+        finally:
+            gateway_harness.stop(proc)
+
+
+def measure(target: str, rate: float, duration_s: float, headers: dict[str, str]) -> dict:
+    return loadgen.run(
+        target,
+        rate,
+        duration_s,
+        method="POST",
+        path="/v1/chat/completions",
+        headers={"Content-Type": "application/json", **headers},
+        body=json.dumps(REQUEST).encode(),
+        warmup_s=2.0,
+        connections=64,
+        realtime=True,
+    )
+
+
+def ms(result: dict, percentile: str) -> float:
+    return round(result["latency_us"][percentile] / 1000, 3)
+
+
+def compare(direct: dict, through: dict, rate: float) -> dict:
+    return {
+        "rate": rate,
+        "direct_p50_ms": ms(direct, "p50"),
+        "direct_p99_ms": ms(direct, "p99"),
+        "gateway_p50_ms": ms(through, "p50"),
+        "gateway_p99_ms": ms(through, "p99"),
+        "added_p50_ms": round(ms(through, "p50") - ms(direct, "p50"), 3),
+        "added_p99_ms": round(ms(through, "p99") - ms(direct, "p99"), 3),
+        "errors": direct["error_total"] + through["error_total"],
+        "gateway_errors": through["errors"],
+        "achieved_rate": {"direct": direct["achieved_rate"], "gateway": through["achieved_rate"]},
+        "generator_lag_p99_us": max(
+            direct["generator"]["dispatch_lag_us"]["p99"], through["generator"]["dispatch_lag_us"]["p99"]
+        ),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[100, 1000], help="requests per second")
+    parser.add_argument("--duration", type=float, default=10, help="measured seconds per rate and path")
+    args = parser.parse_args()
+    spec = check_file(SPEC).spec
+    key_id, key = new_key()
+    runs = []
+    with stand_in(spec.models[0].port) as upstream, gateway(key_id, hash_key(key)) as front:
+        auth = {"Authorization": f"Bearer {key}"}
+        probe = loadgen.run(front, 10, 1, method="POST", path="/v1/chat/completions", headers=auth,
+                            body=json.dumps(REQUEST).encode(), warmup_s=0)  # fmt: skip
+        assert probe["status_counts"] == {"200": probe["completed"]}, f"the gateway does not answer 200: {probe}"
+        for rate in args.rates:
+            direct = measure(upstream, rate, args.duration, {})
+            through = measure(front, rate, args.duration, auth)
+            runs.append(compare(direct, through, rate))
+    print(
+        json.dumps(
+            {
+                "benchmark": "gateway-added-latency",
+                "upstream": "stand-in: nginx (1 worker) answering a fixed chat completion; not vLLM",
+                "gateway": "rendered from benchmarks/data/gateway.hx.yaml: njs key check (SHA-256), routing on the "
+                "body's model, tier limit_req, limit_conn, JSON access log; cache off, TLS off",
+                "request": "POST /v1/chat/completions, non-streamed, keep-alive HTTP/1.1",
+                "duration_s": args.duration,
+                "goal": {"added_p99_ms_at_1000_rps": 1.0, "errors": 0},
+                "runs": runs,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
