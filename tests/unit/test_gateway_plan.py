@@ -1,0 +1,79 @@
+"""The gateway plan: the policy the njs handler enforces, resolved from the spec."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hxgen.plan import build_plan
+from hxgen.plan.gateway import nginx_rate
+from hxgen.render.openapi import document
+from hxgen.validation import validate
+
+
+def gateway_of(data):
+    spec, found = validate(data)
+    assert spec is not None, found
+    return build_plan(spec)
+
+
+@pytest.mark.parametrize(
+    ("per_second", "rate"),
+    [(20, "20r/s"), (1, "1r/s"), (0.5, "30r/m"), (2.5, "150r/m"), (0.001, "1r/m")],
+)
+def test_rates_are_in_whole_requests_per_second_or_minute(per_second, rate):
+    assert nginx_rate(per_second) == rate
+
+
+def test_tenant_models_are_the_names_clients_send(spec_data):
+    spec_data["models"][0]["served_name"] = "phi-3"
+    spec_data["gateway"]["tenants"][0]["models"] = ["phi-3-mini"]  # the hx name
+    config = gateway_of(spec_data).gateway.njs_config()
+    assert config["tenants"]["app"]["models"] == ["phi-3"]
+    assert list(config["models"]) == ["phi-3"]
+
+
+def test_splits_become_cumulative_bounds_without_zero_weights(spec_data):
+    second = json.loads(json.dumps(spec_data["models"][0])) | {"name": "phi-b", "port": 8002}
+    third = second | {"name": "phi-c", "port": 8003}
+    spec_data["models"] += [second, third]
+    spec_data["models"][0]["gpu_memory_utilization"] = 0.3
+    second["gpu_memory_utilization"] = third["gpu_memory_utilization"] = 0.3
+    spec_data["gateway"]["routes"] = [
+        {
+            "alias": "phi",
+            "split": [
+                {"model": "phi-3-mini", "weight": 70},
+                {"model": "phi-b", "weight": 0},
+                {"model": "phi-c", "weight": 30},
+            ],
+        }
+    ]
+    route = gateway_of(spec_data).gateway.njs_config()["routes"]["phi"]
+    assert route == {"sticky": "tenant", "split": [["phi-3-mini", 70], ["phi-c", 100]]}
+
+
+def test_deprecated_versions_carry_rfc_headers(spec_data):
+    spec_data["gateway"]["api_versions"] = [
+        {"name": "v1", "status": "current"},
+        {"name": "v0", "status": "deprecated", "deprecated_on": "2026-01-01", "sunset_on": "2026-07-01"},
+    ]
+    v0 = gateway_of(spec_data).gateway.njs_config()["versions"]["v0"]
+    assert v0["deprecation"] == "@1767225600"  # 2026-01-01T00:00:00Z
+    assert v0["sunset"] == "Wed, 01 Jul 2026 00:00:00 GMT"
+
+
+def test_openapi_names_the_roles_of_every_operation(spec_data):
+    paths = document(gateway_of(spec_data))["paths"]
+    assert paths["/v1/chat/completions"]["post"]["x-hx-roles"] == ["admin", "user"]
+    assert paths["/admin/status"]["get"]["x-hx-roles"] == ["admin", "operator"]
+    assert paths["/v1/models"]["get"]["x-hx-roles"] == ["admin", "operator", "readonly", "user"]
+    assert paths["/v1/embeddings"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"][
+        "model"
+    ]["enum"] == ["phi-3-mini"]
+
+
+def test_no_gateway_no_plan(spec_data):
+    spec_data["gateway"] = {"enabled": False}
+    assert gateway_of(spec_data).gateway is None
