@@ -7,7 +7,10 @@ is a stand-in (an nginx answering a fixed completion) so that the difference is 
 own cost, not the model's. Load comes from benchmarks/loadgen.c (open loop, latency from the
 scheduled send time). Goal: added p99 <= 1 ms at 1000 req/s, zero errors.
 
-    python benchmarks/gateway.py [--rates 100 1000] [--duration 10]
+    python benchmarks/gateway.py [--rates 100 1000] [--duration 10] [--tenants 1000]
+
+--tenants adds that many tenants to the spec: the per-request cost must not grow with them
+(the njs handler's data is preloaded once, not rebuilt per request).
 
 Prints one JSON object; `runs` has one entry per rate.
 """
@@ -79,11 +82,27 @@ def stand_in(port: int) -> Iterator[str]:
             gateway_harness.stop(proc)
 
 
+def spec_with_tenants(directory: Path, extra: int) -> Path:
+    """The benchmark spec with `extra` more tenants (each with its own key-less entry)."""
+    if extra == 0:
+        return SPEC
+    lines = "".join(
+        f"    - {{name: tenant-{i:05d}, role: user, models: [bench-model], tier: bench}}\n" for i in range(extra)
+    )
+    anchor = f"    - {{name: {TENANT}, role: user, models: [bench-model], tier: bench}}\n"
+    text = SPEC.read_text()
+    assert anchor in text, "benchmarks/data/gateway.hx.yaml changed: update the tenant anchor"
+    spec = directory / "hx.yaml"
+    spec.write_text(text.replace(anchor, anchor + lines))
+    return spec
+
+
 @contextlib.contextmanager
-def gateway(key_id: str, key_hash: str) -> Iterator[str]:
+def gateway(key_id: str, key_hash: str, extra_tenants: int) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="hx-bench-gateway-") as tmp:
         entry = {"id": key_id, "tenant": TENANT, "sha256": key_hash, "expires": None}
-        staged = gateway_harness.stage(SPEC, Path(tmp), [entry])
+        spec = spec_with_tenants(Path(tmp), extra_tenants)
+        staged = gateway_harness.stage(spec, Path(tmp) / "gateway", [entry])
         proc = gateway_harness.start(staged)
         try:
             yield staged.http_url.removeprefix("http://")
@@ -132,11 +151,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[100, 1000], help="requests per second")
     parser.add_argument("--duration", type=float, default=10, help="measured seconds per rate and path")
+    parser.add_argument("--tenants", type=int, default=1, help="tenants in the spec (default: 1)")
     args = parser.parse_args()
     spec = check_file(SPEC).spec
     key_id, key = new_key()
     runs = []
-    with stand_in(spec.models[0].port) as upstream, gateway(key_id, hash_key(key)) as front:
+    with stand_in(spec.models[0].port) as upstream, gateway(key_id, hash_key(key), args.tenants - 1) as front:
         auth = {"Authorization": f"Bearer {key}"}
         probe = loadgen.run(front, 10, 1, method="POST", path="/v1/chat/completions", headers=auth,
                             body=json.dumps(REQUEST).encode(), warmup_s=0)  # fmt: skip
@@ -154,6 +174,7 @@ def main() -> int:
                 "body's model, tier limit_req, limit_conn, JSON access log; cache off, TLS off",
                 "request": "POST /v1/chat/completions, non-streamed, keep-alive HTTP/1.1",
                 "duration_s": args.duration,
+                "tenants": args.tenants,
                 "goal": {"added_p99_ms_at_1000_rps": 1.0, "errors": 0},
                 "runs": runs,
             },

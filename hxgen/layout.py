@@ -33,14 +33,19 @@ GATEWAY_CERT = f"{TLS_DIR}/gateway.crt"
 GATEWAY_KEY = f"{TLS_DIR}/gateway.key"
 SECRETS_DIR = f"{CONFIG_ROOT}/secrets"
 
-# The gateway: nginx.conf in its usual place; hx's njs code, its data and the key hashes beside.
-NGINX_CONF = "/etc/nginx/nginx.conf"
+# The gateway: nginx.conf in its usual place; hx's njs code, its data and the key map beside.
 GATEWAY_CONF_DIR = "/etc/nginx/hx"
-GATEWAY_KEYS_MAP = f"{GATEWAY_CONF_DIR}/api-keys.map"
 GATEWAY_CACHE_DIR = "/var/cache/nginx/hx"
+NGINX_PID_FILE = "/run/nginx.pid"
+
+
+def gateway_access_log(logs_dir: str) -> str:
+    """The JSON access log: usage accounting reads it, logrotate keeps it to the retention."""
+    return f"{logs_dir}/gateway-access.log"
+
+
 # Beside hosts.yml on the controller: the key hashes `hxgen keys` keeps and playbooks/secrets.yml loads.
 API_KEYS_FILE = "api-keys.yml"
-NGINX_PID_FILE = "/run/nginx.pid"
 
 # Exporters that the roles install beside the services they watch (loopback only).
 NGINX_STATUS_PORT = 8081  # stub_status, read by the nginx exporter

@@ -86,7 +86,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict]) -> StagedGateway:
     conf_dir, tls, logs, cache = (root / d for d in ("conf", "tls", "logs", "cache"))
     for d in (conf_dir, tls, logs):
         d.mkdir(parents=True, exist_ok=True)
-    for name in ("hx_gateway.js", "hx_config.js", "openapi.json"):
+    for name in ("hx_gateway.js", "hx_config.json", "openapi.json"):
         (conf_dir / name).write_text(artifacts[f"{NGINX_DIR}/{name}"])
     (conf_dir / "api-keys.map").write_text(keys_map(api_keys))
 
@@ -102,7 +102,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict]) -> StagedGateway:
         layout.GATEWAY_CACHE_DIR: str(cache),
         layout.NGINX_PID_FILE: str(root / "nginx.pid"),
         "/var/log/nginx/error.log": str(logs / "error.log"),
-        spec.host.storage.logs_dir + "/": f"{logs}/",
+        layout.gateway_access_log(spec.host.storage.logs_dir): str(logs / "gateway-access.log"),
         # Scratch files must be readable by the workers; a production host keeps www-data.
         "user www-data;": "user root;",
         f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{free_port()};",

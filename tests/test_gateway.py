@@ -531,13 +531,24 @@ def test_plain_http_redirects_to_https_with_hsts(gateway, http):
     assert "max-age=31536000" in http.get("/healthz").headers["strict-transport-security"]
 
 
-def test_tls_below_1_2_is_refused(gateway):
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [(ssl.TLSVersion.TLSv1_1, False), (ssl.TLSVersion.TLSv1_2, True), (ssl.TLSVersion.TLSv1_3, True)],
+    ids=["1.1", "1.2", "1.3"],
+)
+def test_only_tls_1_2_and_1_3_are_accepted(gateway, version, accepted):
     context = trust(gateway)
-    context.minimum_version = ssl.TLSVersion.TLSv1
-    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # the client would speak old TLS; the server must not
+    context.minimum_version = context.maximum_version = version
     host, port = gateway.url.removeprefix("https://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock, pytest.raises(ssl.SSLError):
-        context.wrap_socket(sock, server_hostname="localhost")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        if accepted:
+            with context.wrap_socket(sock, server_hostname="localhost") as tls:
+                assert tls.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+        else:
+            with pytest.raises(ssl.SSLError, match="(?i)protocol version|alert"):
+                context.wrap_socket(sock, server_hostname="localhost")
 
 
 def test_no_nginx_worker_crashed(gateway):

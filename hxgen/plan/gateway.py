@@ -134,7 +134,7 @@ class GatewayPlan:
     cache_max_entry_bytes: int
 
     def njs_config(self) -> dict:
-        """The data the njs handler decides with; serialised into hx_config.js."""
+        """The data the njs handler decides with; serialised into hx_config.json."""
         return {
             "permissions": {role: list(perms) for role, perms in PERMISSIONS.items()},
             "endpoints": {

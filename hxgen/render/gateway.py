@@ -38,14 +38,15 @@ def render(plan: Plan) -> list[Artifact]:
     return [
         Artifact(f"{NGINX_DIR}/nginx.conf", _nginx_conf(plan, plan.gateway)),
         Artifact(f"{NGINX_DIR}/hx_gateway.js", header(plan.spec_file, "//") + handler),
-        Artifact(f"{NGINX_DIR}/hx_config.js", _njs_config(plan, plan.gateway)),
+        Artifact(f"{NGINX_DIR}/hx_config.json", _njs_config(plan, plan.gateway)),
         Artifact(f"{NGINX_DIR}/openapi.json", openapi.document_text(plan)),
     ]
 
 
 def _njs_config(plan: Plan, gateway: GatewayPlan) -> str:
-    data = json.dumps(gateway.njs_config(), indent=2, sort_keys=True)
-    return header(plan.spec_file, "//") + f"export default {data};\n"
+    # JSON has no comments: the header travels as data.
+    data = {"generated_by": header(plan.spec_file, "").strip(), **gateway.njs_config()}
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def _error_body(page: ErrorPage) -> str:
@@ -99,7 +100,8 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
             tls=tls,
             timeouts=g.timeouts,
             body_limit_kb=round(g.body_limit_mb * 1024),
-            logs_dir=plan.host.storage.logs_dir,
+            access_log=layout.gateway_access_log(plan.host.storage.logs_dir),
+            pid_file=layout.NGINX_PID_FILE,
             bind=layout.ENGINE_BIND_ADDRESS,
             status_port=layout.NGINX_STATUS_PORT,
         )

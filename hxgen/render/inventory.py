@@ -141,6 +141,8 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "gateway_tls_dir": layout.TLS_DIR,
             "gateway_tls_subject_alt_names": _subject_alt_names(plan),
             "gateway_conf_dir": layout.GATEWAY_CONF_DIR,
+            "gateway_access_log": layout.gateway_access_log(spec.host.storage.logs_dir),
+            "gateway_access_log_days": spec.security.data_retention.access_log_days,
             "gateway_cache_dir": layout.GATEWAY_CACHE_DIR if g.cache.enabled else None,
             "gateway_status_port": layout.NGINX_STATUS_PORT,
             "gateway_exporter_port": layout.NGINX_EXPORTER_PORT,

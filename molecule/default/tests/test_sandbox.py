@@ -70,6 +70,17 @@ def chat(model: str, stream: bool = False) -> dict:
     return body
 
 
+def logged(host, request_id: str) -> str:
+    """The access log line of a request; nginx writes it just after the response."""
+    for _ in range(50):
+        log = host.file("/var/log/hx/gateway-access.log").content_string
+        found = [line for line in log.splitlines() if request_id in line]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    return ""
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_is_active_and_enabled(host, service):
     unit = host.service(service)
@@ -152,10 +163,18 @@ def test_a_repeated_deterministic_request_is_served_from_the_cache(tls):
 
 def test_the_access_log_is_json_with_tenant_and_tokens(host, tls):
     _, _, headers = call(tls, "/v1/chat/completions", chat("tiny-a"), tenant="sandbox-user")
+    line = json.loads(logged(host, headers["x-request-id"]))
     log = host.file("/var/log/hx/gateway-access.log").content_string
-    line = next(json.loads(x) for x in log.splitlines() if headers["x-request-id"] in x)
     assert (line["tenant"], line["variant"], line["completion_tokens"]) == ("sandbox-user", "tiny-a", 8)
     assert key("sandbox-user") not in log
+
+
+def test_access_log_rotation_keeps_the_gateway_logging(host, tls):
+    rotated = host.run("logrotate --force --state /tmp/hx-logrotate.state /etc/logrotate.d/hx-gateway")
+    assert rotated.rc == 0, rotated.stderr
+    assert host.run("ls /var/log/hx/gateway-access.log-*").rc == 0
+    _, _, headers = call(tls, "/v1/models", tenant="sandbox-user")
+    assert logged(host, headers["x-request-id"])
 
 
 def test_http_redirects_to_https(host):

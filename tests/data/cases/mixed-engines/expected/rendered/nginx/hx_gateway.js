@@ -5,12 +5,24 @@
 // checks the role's permission for the endpoint and the tenant's permission for the model,
 // picks the variant of a route alias, decides whether the response may be cached, and hands
 // the request to the model's named location in nginx.conf, where limit_req, limit_conn,
-// proxy_cache and proxy_pass do the rest. What it decides with comes from hx_config.js,
-// which hxgen renders from hx.yaml; the key hashes come from an nginx map (api-keys.map).
+// proxy_cache and proxy_pass do the rest. What it decides with is hx_config (hx_config.json,
+// rendered by hxgen from hx.yaml), which nginx preloads once per configuration load
+// (js_preload_object); the key hashes come from an nginx map (api-keys.map).
 //
-// njs evaluates this module afresh for every request, so module-level state is per request.
-import config from 'hx_config.js';
+// njs evaluates this module afresh for every request, so module-level state is per request,
+// and anything built here is paid for on every request: keep it small.
 import crypto from 'crypto';
+
+const config = hx_config;  // the global that js_preload_object defines
+
+// Arrays in a preloaded object have no prototype methods of their own (njs 0.7): borrow them.
+function contains(list, item) {
+    return Array.prototype.indexOf.call(list, item) !== -1;
+}
+
+function variantsOf(route) {
+    return Array.prototype.map.call(route.split, function (v) { return v[0]; });
+}
 
 const USAGE_TAIL_BYTES = 4096;
 
@@ -88,11 +100,11 @@ function tenant(r, name, credential) {
 }
 
 function permitted(caller, permission) {
-    return config.permissions[caller.role].indexOf(permission) !== -1;
+    return contains(config.permissions[caller.role], permission);
 }
 
 function mayUse(caller, name) {
-    return caller.models === '*' || caller.models.indexOf(name) !== -1;
+    return caller.models === '*' || contains(caller.models, name);
 }
 
 function visibleModels(caller) {
@@ -102,12 +114,11 @@ function visibleModels(caller) {
 
 function describe(name) {
     const route = config.routes[name];
-    const lengths = route
-        ? route.split.map(function (v) { return config.models[v[0]].max_model_len; })
-        : [config.models[name].max_model_len];
+    const names = route ? variantsOf(route) : [name];
+    const lengths = names.map(function (n) { return config.models[n].max_model_len; });
     const model = {id: name, object: 'model', created: 0, owned_by: 'hx', max_model_len: Math.min.apply(null, lengths)};
     if (route) {
-        model.variants = route.split.map(function (v) { return v[0]; });
+        model.variants = names;
     }
     return model;
 }
