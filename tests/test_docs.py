@@ -75,3 +75,10 @@ def test_gateway_docs_list_every_error_code():
     codes |= {page.code for page in ERROR_PAGES} | {"model_busy"}
     documented = set(re.findall(r"`([a-z_]+)`", (ROOT / "docs/gateway.md").read_text().split("## Errors")[1]))
     assert codes - documented == set()
+
+
+def test_monitoring_docs_list_every_hx_series():
+    from hxgen.render.recording_rules import model_series
+
+    documented = set(re.findall(r"`(hx:[a-z0-9_:]+)`", (ROOT / "docs/monitoring.md").read_text()))
+    assert documented == {s.record for s in model_series()}

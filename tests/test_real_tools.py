@@ -136,3 +136,21 @@ def test_amtool_accepts_the_alertmanager_config(spec, tmp_path):
     result = subprocess.run([tool("amtool"), "check-config", str(conf)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_promtool_accepts_the_recording_rules(spec, tmp_path):
+    rules = _rendered(spec, tmp_path, "rendered/prometheus/rules/hx-models.yml")
+    result = subprocess.run([tool("promtool"), "check", "rules", str(rules)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_recording_rules_give_the_same_hx_series_for_every_engine_dialect(tmp_path):
+    """tests/data/promtool/hx-models.test.yml: vLLM's current names, an older vLLM's and TGI's."""
+    rules = _rendered(ROOT / "sandbox/hx.yaml", tmp_path, "rendered/prometheus/rules/hx-models.yml")
+    shutil.copy(rules, tmp_path / "hx-models.yml")
+    test_file = shutil.copy(DATA / "promtool/hx-models.test.yml", tmp_path)
+    result = subprocess.run([tool("promtool"), "test", "rules", str(test_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout

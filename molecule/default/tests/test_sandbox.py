@@ -7,6 +7,7 @@ import os
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -203,6 +204,22 @@ def test_prometheus_scrapes_every_target_up():
         time.sleep(5)
     assert {t["labels"]["job"] for t in targets} >= {"model-tiny-a", "model-tiny-b", "node", "nginx", "postgres"}
     assert down == []
+
+
+@pytest.mark.parametrize(
+    "series",
+    ["hx:model_requests:rate5m", "hx:model_kv_cache_usage:ratio", "hx:model_queue_depth", "hx:model_running_requests"],
+)
+def test_recording_rules_give_hx_series_for_both_models(series):
+    deadline = time.monotonic() + 90
+    while True:
+        query = urllib.parse.urlencode({"query": series})
+        with urllib.request.urlopen(f"http://127.0.0.1:9090/api/v1/query?{query}", timeout=10) as response:
+            models = {r["metric"].get("model") for r in json.load(response)["data"]["result"]}
+        if models >= set(MODELS) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert models == set(MODELS)
 
 
 def test_a_killed_model_is_restarted_and_served_again(host, tls, record_property):
