@@ -456,10 +456,12 @@ def test_spoofed_identity_headers_are_ignored(http, gateway, keys):
     assert log_of(gateway, response.headers["x-request-id"])["tenant"] == "team-b"
 
 
-def test_hostile_model_names_stay_data(http, gateway, keys):
-    name = 'x"\r\nSet-Cookie: a=b'
+@pytest.mark.parametrize("name", ['x"\r\nSet-Cookie: a=b', "constructor", "__proto__", "toString"])
+def test_hostile_model_names_stay_data(http, gateway, keys, name):
+    """Quotes and line breaks stay inside the JSON; JavaScript's own property names are not models."""
     response = http.post("/v1/completions", json={"model": name, "prompt": "x"}, headers=auth(keys, "team-a"))
     assert response.status_code == 404
+    assert error_of(response)["code"] == "model_not_found"
     assert json.dumps(name) in error_of(response)["message"]
     assert "set-cookie" not in response.headers
     assert log_of(gateway, response.headers["x-request-id"])["status"] == 404  # the log line is still JSON
