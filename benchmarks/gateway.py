@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -46,40 +45,11 @@ COMPLETION = {
     "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
 }
 REQUEST = {"model": "bench-model", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 1}
-STAND_IN_CONF = """\
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp};
-    server {{
-        listen 127.0.0.1:{port} reuseport;
-        keepalive_requests 100000;
-        location / {{
-            default_type application/json;
-            return 200 '{body}';
-        }}
-    }}
-}}
-"""
 
 
-@contextlib.contextmanager
-def stand_in(port: int) -> Iterator[str]:
+def stand_in(port: int) -> contextlib.AbstractContextManager[int]:
     """The upstream: nginx with one worker answering every request with COMPLETION."""
-    with tempfile.TemporaryDirectory(prefix="hx-bench-upstream-") as tmp:
-        conf = Path(tmp, "nginx.conf")
-        conf.write_text(STAND_IN_CONF.format(tmp=tmp, port=port, body=json.dumps(COMPLETION)))
-        proc = subprocess.Popen(
-            [gateway_harness.nginx(), "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log", "-g", "daemon off;"]
-        )
-        try:
-            gateway_harness.wait_listening(port, proc)
-            yield f"127.0.0.1:{port}"
-        finally:
-            gateway_harness.stop(proc)
+    return loadgen.throwaway_nginx(port=port, body=json.dumps(COMPLETION))
 
 
 def spec_with_tenants(directory: Path, extra: int) -> Path:
@@ -156,13 +126,13 @@ def main() -> int:
     spec = check_file(SPEC).spec
     key_id, key = new_key()
     runs = []
-    with stand_in(spec.models[0].port) as upstream, gateway(key_id, hash_key(key), args.tenants - 1) as front:
+    with stand_in(spec.models[0].port) as upstream_port, gateway(key_id, hash_key(key), args.tenants - 1) as front:
         auth = {"Authorization": f"Bearer {key}"}
         probe = loadgen.run(front, 10, 1, method="POST", path="/v1/chat/completions", headers=auth,
                             body=json.dumps(REQUEST).encode(), warmup_s=0)  # fmt: skip
         assert probe["status_counts"] == {"200": probe["completed"]}, f"the gateway does not answer 200: {probe}"
         for rate in args.rates:
-            direct = measure(upstream, rate, args.duration, {})
+            direct = measure(f"127.0.0.1:{upstream_port}", rate, args.duration, {})
             through = measure(front, rate, args.duration, auth)
             runs.append(compare(direct, through, rate))
     print(

@@ -175,8 +175,9 @@ http {{
     scgi_temp_path {tmp}/scgi;
     server {{
         listen 127.0.0.1:{port};
+        keepalive_requests 100000;
         default_type application/json;
-        location / {{ return 200 '{{"ok":true}}'; }}
+        location / {{ return 200 '{body}'; }}
         location /missing {{ return 404; }}
         # The SSI filter drops Content-Length (it could rewrite the body), so nginx falls back to
         # chunked transfer encoding for HTTP/1.1 clients.
@@ -208,12 +209,13 @@ def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def throwaway_nginx() -> Iterator[int]:
-    """An nginx whose files all live in a temp dir; yields its port and stops it (our PID only)."""
+def throwaway_nginx(port: int | None = None, body: str = '{"ok":true}') -> Iterator[int]:
+    """An nginx whose files all live in a temp dir, answering `body` (no single quotes) at /;
+    yields its port (a free one unless given) and stops it (our PID only)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory(prefix="loadgen-nginx-") as tmp:
-        port = _free_port()
-        Path(tmp, "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port))
+        port = port or _free_port()
+        Path(tmp, "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, body=body))
         log = Path(tmp, "error.log")
         # -e: without it nginx opens its default error log under /var/log before reading our config.
         cmd = [nginx, "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", str(log), "-g", "daemon off;"]

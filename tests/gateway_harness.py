@@ -1,5 +1,6 @@
-"""Run the rendered gateway on loopback: the real nginx with hxgen's files, moved from their host
-paths into a scratch directory, and the key hashes written with the gateway role's own template.
+"""Run the rendered gateway on loopback: the real nginx with hxgen's files and the role's njs
+handler, moved from their host paths into a scratch directory, and the key hashes written with
+the gateway role's own template.
 
 Shared by the integration tests and benchmarks/gateway.py.
 """
@@ -23,6 +24,7 @@ from hxgen.render.gateway import NGINX_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS_TEMPLATE = ROOT / "roles/gateway/templates/api-keys.map.j2"
+HANDLER = ROOT / "roles/gateway/files/hx_gateway.js"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict]) -> StagedGateway:
     conf_dir, tls, logs, cache = (root / d for d in ("conf", "tls", "logs", "cache"))
     for d in (conf_dir, tls, logs):
         d.mkdir(parents=True, exist_ok=True)
-    for name in ("hx_gateway.js", "hx_config.json", "openapi.json"):
+    shutil.copy(HANDLER, conf_dir / HANDLER.name)
+    for name in ("hx_config.json", "openapi.json"):
         (conf_dir / name).write_text(artifacts[f"{NGINX_DIR}/{name}"])
     (conf_dir / "api-keys.map").write_text(keys_map(api_keys))
 

@@ -70,7 +70,7 @@ def test_gateway_docs_state_the_roles_and_endpoints_the_gateway_enforces():
 def test_gateway_docs_list_every_error_code():
     from hxgen.plan.gateway import ERROR_PAGES
 
-    handler = (ROOT / "hxgen/templates/hx_gateway.js").read_text()
+    handler = (ROOT / "roles/gateway/files/hx_gateway.js").read_text()
     codes = set(re.findall(r"fail\(r, \d+, '[a-z_]+', '([a-z_]+)'", handler.replace("\n", " ")))
     codes |= {page.code for page in ERROR_PAGES} | {"model_busy"}
     documented = set(re.findall(r"`([a-z_]+)`", (ROOT / "docs/gateway.md").read_text().split("## Errors")[1]))

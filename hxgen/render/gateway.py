@@ -1,13 +1,13 @@
-"""The gateway: nginx.conf, the njs handler with its configuration module, and openapi.json.
+"""The gateway: nginx.conf, the data of the njs handler (hx_config.json), and openapi.json.
 
-The role copies all four to the host (nginx.conf to /etc/nginx, the rest to GATEWAY_CONF_DIR)
-and checks them together with `nginx -t`.
+The handler itself is code, the same for every host: the gateway role ships it
+(roles/gateway/files/hx_gateway.js). The role copies the three rendered files beside it
+(nginx.conf to /etc/nginx, the rest to GATEWAY_CONF_DIR) and checks them with `nginx -t`.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
 
 from .. import layout
 from ..plan import Plan
@@ -34,10 +34,8 @@ JS_VARS = (
 def render(plan: Plan) -> list[Artifact]:
     if plan.gateway is None:
         return []
-    handler = resources.files("hxgen").joinpath("templates/hx_gateway.js").read_text(encoding="utf-8")
     return [
         Artifact(f"{NGINX_DIR}/nginx.conf", _nginx_conf(plan, plan.gateway)),
-        Artifact(f"{NGINX_DIR}/hx_gateway.js", header(plan.spec_file, "//") + handler),
         Artifact(f"{NGINX_DIR}/hx_config.json", _njs_config(plan, plan.gateway)),
         Artifact(f"{NGINX_DIR}/openapi.json", openapi.document_text(plan)),
     ]
