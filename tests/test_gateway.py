@@ -192,8 +192,11 @@ def test_completions_and_embeddings(gateway, keys):
     c = client(gateway, keys, "team-a")
     completion = c.completions.create(model="tiny-a", prompt="say", max_tokens=3)
     assert completion.choices[0].text is not None and completion.usage.completion_tokens <= 3
-    embedding = c.embeddings.create(model="tiny-embed", input=["one", "two"])
+    raw = c.embeddings.with_raw_response.create(model="tiny-embed", input=["one", "two"])
+    embedding = raw.parse()
     assert [len(item.embedding) for item in embedding.data] == [128, 128]
+    line = log_of(gateway, raw.headers["x-request-id"])
+    assert (line["prompt_tokens"], line["completion_tokens"]) == (embedding.usage.prompt_tokens, 0)
 
 
 def test_a_model_on_the_wrong_endpoint_is_told_where_to_go(http, keys):
@@ -400,6 +403,14 @@ def test_embeddings_are_cached(http, keys):
         http.post("/v1/embeddings", json=body, headers=auth(keys, "team-a")).headers["x-hx-cache"] for _ in "ab"
     ]
     assert statuses == ["MISS", "HIT"]
+
+
+def test_responses_above_the_entry_limit_are_not_stored(http, keys):
+    # 20 embeddings of 128 floats: about 50 KB, above the spec's max_entry_kb of 16.
+    body = {"model": "tiny-embed", "input": [f"text {i}" for i in range(20)]}
+    responses = [http.post("/v1/embeddings", json=body, headers=auth(keys, "team-a")) for _ in "ab"]
+    assert len(responses[0].content) > 16 * 1024
+    assert [r.headers["x-hx-cache"] for r in responses] == ["MISS", "MISS"]
 
 
 # --- Abuse and failure ----------------------------------------------------------------------
