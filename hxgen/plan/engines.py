@@ -11,6 +11,7 @@ import math
 from .. import layout
 from ..spec import Spec
 from ..spec.models import Model
+from . import histograms
 
 CommandLine = list[tuple[str, ...]]
 
@@ -42,6 +43,8 @@ def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
     lines.append(("--enable-prefix-caching",) if model.prefix_caching else ("--no-enable-prefix-caching",))
     if model.task == "embed":
         lines.append(("--runner", "pooling"))
+    if custom := histograms.vllm_custom_buckets(latency_targets_ms(model)):
+        lines.append(histograms.vllm_buckets_flag(custom))
     if spec.host.profile == "gpu":
         lines.append(("--tensor-parallel-size", str(model.tensor_parallel_size)))
         lines.append(("--gpu-memory-utilization", f"{model.gpu_memory_utilization:g}"))
@@ -51,6 +54,18 @@ def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
         # CUDA graphs do not exist on the CPU build; eager mode also starts faster.
         lines.append(("--enforce-eager",))
     return lines + _extra_lines(model.extra_args)
+
+
+def latency_targets_ms(model: Model) -> dict[histograms.LatencyKind, float]:
+    slo = model.slo
+    if slo is None:
+        return {}
+    targets: dict[histograms.LatencyKind, float] = {}
+    if slo.time_to_first_token is not None:
+        targets["ttft"] = slo.time_to_first_token.target_ms
+    if slo.end_to_end is not None:
+        targets["e2e"] = slo.end_to_end.target_ms
+    return targets
 
 
 def vllm_environment(spec: Spec, model: Model) -> dict[str, str]:

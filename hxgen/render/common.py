@@ -50,6 +50,7 @@ def _yaml() -> YAML:
     yaml = YAML(typ="rt", pure=True)
     yaml.width = 4096  # never fold long strings; diffs stay one line per value
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.representer.ignore_aliases = lambda _data: True  # a value used twice is written twice
     return yaml
 
 
@@ -73,6 +74,8 @@ def systemd_arg(word: str) -> str:
     escaped = word.replace("%", "%%").replace("$", "$$")
     if escaped and not any(c in escaped for c in " \t\"'\\;"):
         return escaped
+    if '"' in escaped and not any(c in escaped for c in "'\\"):
+        return f"'{escaped}'"  # JSON reads better in single quotes than with escaped double ones
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml.scalarstring import LiteralScalarString
-
 from ..plan import Plan
+from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 WINDOW = "5m"
@@ -31,28 +30,30 @@ class Series:
     """One PromQL expression per engine dialect, all aggregated `by (model)`."""
 
     def expr(self) -> str:
-        if len(self.sources) == 1 and "\n" not in self.sources[0]:
-            return self.sources[0]
-        # A block scalar: one dialect per paragraph, readable in the rendered file.
-        return LiteralScalarString("\nor\n".join(f"(\n  {s}\n)" for s in self.sources) + "\n")
+        return promql.union(self.sources)
 
 
-def _rate(metric: str, agg: str = "sum", by: str = "model") -> str:
-    return f"{agg} by ({by}) (rate({metric}[{WINDOW}]))"
+def _rate(metric: str) -> str:
+    return promql.rate(metric, WINDOW)
 
 
 def _ratio(numerator: str, denominator: str) -> str:
-    """numerator/denominator per model; an absent numerator (no such event yet) counts as 0 and
-    a zero denominator gives no sample rather than NaN."""
-    return f"({_rate(numerator)} or 0 * {_rate(denominator)})\n  /\n  ({_rate(denominator)} > 0)"
+    return promql.ratio(numerator, denominator, WINDOW)
 
 
 def _quantile(q: float, bucket: str) -> str:
-    return f"histogram_quantile({q}, {_rate(bucket, by='model, le')})"
+    return promql.quantile(q, bucket, WINDOW)
 
 
-def _gauge(metric: str, agg: str = "sum") -> str:
-    return f"{agg} by (model) ({metric})"
+_gauge = promql.gauge
+
+
+def server_errors(window: str) -> tuple[str, ...]:
+    """Share of API requests that failed on the server's side, per model, in each dialect."""
+    return (
+        promql.ratio(f'http_requests_total{{{VLLM_API},status="5xx"}}', f"http_requests_total{{{VLLM_API}}}", window),
+        promql.ratio("tgi_request_failure", "tgi_request_count", window),
+    )
 
 
 def model_series() -> list[Series]:
@@ -65,13 +66,7 @@ def model_series() -> list[Series]:
         Series(
             f"hx:model_request_errors:ratio_rate{WINDOW}",
             "Share of API requests that failed on the server's side (5xx).",
-            (
-                _ratio(
-                    f'http_requests_total{{{VLLM_API},status="5xx"}}',
-                    f"http_requests_total{{{VLLM_API}}}",
-                ),
-                _ratio("tgi_request_failure", "tgi_request_count"),
-            ),
+            server_errors(WINDOW),
         ),
     ]
     for q in QUANTILES:
