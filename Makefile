@@ -10,7 +10,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
-DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager
+DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager \
+	prometheus-blackbox-exporter
 
 # The sandbox: a private Docker daemon and a Debian 12 systemd image, built locally.
 SANDBOX_STATE ?= /var/tmp/hx-sandbox

@@ -52,6 +52,18 @@ NGINX_STATUS_PORT = 8081  # stub_status, read by the nginx exporter
 NGINX_EXPORTER_PORT = 9113
 POSTGRES_EXPORTER_PORT = 9187
 PGBOUNCER_EXPORTER_PORT = 9127
+BLACKBOX_EXPORTER_PORT = 9115
+DCGM_EXPORTER_PORT = 9400  # GPU hosts: utilisation, memory, power and temperature per GPU
+
+# The synthetic client of the blackbox probes: a tenant of its own, whose key the gateway role
+# generates on the host and the prometheus role hands to the blackbox exporter.
+PROBE_TENANT = "hx-probe"
+GATEWAY_PROBE_KEY = f"{SECRETS_DIR}/gateway/probe.key"
+BLACKBOX_PROBE_KEY = "/etc/prometheus/hx-probe.key"
+
+
+def probes_enabled(spec: Spec) -> bool:
+    return spec.gateway.enabled and spec.monitoring.probes.enabled and bool(spec.models)
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,10 @@ def helper_ports(spec: Spec) -> list[HelperPort]:
     if spec.gateway.enabled:
         ports.append(HelperPort(NGINX_STATUS_PORT, "the gateway's status page", None))
         ports.append(HelperPort(NGINX_EXPORTER_PORT, "the nginx exporter", "nginx"))
+    if spec.host.profile == "gpu":
+        ports.append(HelperPort(DCGM_EXPORTER_PORT, "the DCGM exporter", "dcgm"))
+    if probes_enabled(spec):
+        ports.append(HelperPort(BLACKBOX_EXPORTER_PORT, "the blackbox exporter", "blackbox"))
     pg = spec.databases.postgres
     if pg.enabled:
         ports.append(HelperPort(POSTGRES_EXPORTER_PORT, "the PostgreSQL exporter", "postgres"))

@@ -7,6 +7,7 @@ Shared by the integration tests and benchmarks/gateway.py.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 import subprocess
@@ -68,9 +69,17 @@ def issue(directory: Path, name: str, common_name: str, ca: tuple[Path, Path], e
     return key, cert
 
 
-def keys_map(api_keys: list[dict]) -> str:
+def keys_map(api_keys: list[dict], probe_key: str | None = None) -> str:
+    """The role's key map; probe_key plays the key the role generates for the probe tenant."""
     template = jinja2.Template(KEYS_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined, trim_blocks=True)
-    return template.render(gateway_api_keys=api_keys, ansible_managed="Written by the test harness")
+    probe = {"stat": {"checksum": hashlib.sha256(probe_key.encode()).hexdigest()}} if probe_key else {}
+    return template.render(
+        gateway_api_keys=api_keys,
+        gateway_probe_key_file="probe.key" if probe_key else None,
+        gateway_probe_tenant=layout.PROBE_TENANT,
+        _gateway_probe_key=probe,
+        ansible_managed="Written by the test harness",
+    )
 
 
 def free_port() -> int:
@@ -79,7 +88,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def stage(spec_path: Path, root: Path, api_keys: list[dict]) -> StagedGateway:
+def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | None = None) -> StagedGateway:
     """Render spec_path and lay the gateway out below root, ready for `nginx -c`."""
     outcome = check_file(spec_path)
     assert outcome.spec is not None, [d.format() for d in outcome.errors]
@@ -91,7 +100,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict]) -> StagedGateway:
     shutil.copy(HANDLER, conf_dir / HANDLER.name)
     for name in ("hx_config.json", "openapi.json"):
         (conf_dir / name).write_text(artifacts[f"{NGINX_DIR}/{name}"])
-    (conf_dir / "api-keys.map").write_text(keys_map(api_keys))
+    (conf_dir / "api-keys.map").write_text(keys_map(api_keys, probe_key))
 
     ca = make_ca(tls, "ca")
     server_key, server_cert = issue(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import socket
 import ssl
 import subprocess
@@ -76,9 +77,12 @@ def engine_set(tmp_path_factory):
         engines.stop_engines(started)
 
 
+PROBE_KEY = "hx-probe-" + secrets.token_urlsafe(16)
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, keys, engine_set):
-    staged = gateway_harness.stage(SPEC, tmp_path_factory.mktemp("gateway"), keys[1])
+    staged = gateway_harness.stage(SPEC, tmp_path_factory.mktemp("gateway"), keys[1], probe_key=PROBE_KEY)
     proc = gateway_harness.start(staged)
     yield staged
     gateway_harness.stop(proc)
@@ -568,3 +572,17 @@ def test_no_nginx_worker_crashed(gateway):
     """Runs last: a crash in njs kills a worker, which the clients above may not notice."""
     crashes = [line for line in gateway.error_log.read_text().splitlines() if "exited on signal" in line]
     assert crashes == []
+
+
+def test_the_probe_tenant_makes_the_blackbox_probe_call_and_nothing_else(http):
+    """What the blackbox exporter sends (rendered blackbox.yml), with the key the role generates."""
+    probe = build_plan(check_file(SPEC).spec, SPEC.name).probe
+    headers = {"Authorization": f"Bearer {PROBE_KEY}", "Content-Type": "application/json", "Cache-Control": "no-cache"}
+    answer = http.post(probe.call_path, content=probe.call_body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert '"usage"' in answer.text  # what the probe module requires of the body
+    assert answer.headers["X-HX-Cache"] == "BYPASS"  # a cached answer would hide a dead engine
+    other = json.loads(probe.call_body) | {"model": "tiny-b"}
+    refused = http.post(probe.call_path, json=other, headers={"Authorization": f"Bearer {PROBE_KEY}"})
+    assert refused.status_code == 403
+    assert http.get("/healthz").status_code == 200  # the other probe: no key needed

@@ -138,19 +138,52 @@ def test_amtool_accepts_the_alertmanager_config(spec, tmp_path):
     assert "SUCCESS" in result.stdout
 
 
+PROBE_SPECS = [s for s in SPECS if build_plan(check_file(s).spec).probe is not None]
+
+
+@pytest.mark.parametrize("spec", PROBE_SPECS, ids=[str(p.relative_to(ROOT)) for p in PROBE_SPECS])
+def test_blackbox_exporter_accepts_the_probe_modules(spec, tmp_path):
+    conf = _rendered(spec, tmp_path, "rendered/prometheus/blackbox.yml")
+    result = subprocess.run(
+        [tool("prometheus-blackbox-exporter"), "--config.check", f"--config.file={conf}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Config file is ok" in result.stderr
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
-def test_promtool_accepts_the_recording_rules(spec, tmp_path):
-    rules = _rendered(spec, tmp_path, "rendered/prometheus/rules/hx-models.yml")
-    result = subprocess.run([tool("promtool"), "check", "rules", str(rules)], capture_output=True, text=True)
+def test_promtool_accepts_every_rule_file(spec, tmp_path):
+    rules = sorted((rendered_tree(spec, tmp_path / "out") / "rendered/prometheus/rules").glob("*.yml"))
+    assert {r.name for r in rules} >= {"hx-models.yml", "hx-slo.yml", "hx-alerts.yml"}
+    result = subprocess.run([tool("promtool"), "check", "rules", *map(str, rules)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert result.stdout.count("SUCCESS") == len(rules)
 
 
-def test_recording_rules_give_the_same_hx_series_for_every_engine_dialect(tmp_path):
-    """tests/data/promtool/hx-models.test.yml: vLLM's current names, an older vLLM's and TGI's."""
-    rules = _rendered(ROOT / "sandbox/hx.yaml", tmp_path, "rendered/prometheus/rules/hx-models.yml")
-    shutil.copy(rules, tmp_path / "hx-models.yml")
-    test_file = shutil.copy(DATA / "promtool/hx-models.test.yml", tmp_path)
-    result = subprocess.run([tool("promtool"), "test", "rules", str(test_file)], capture_output=True, text=True)
+# Each unit test of tests/data/promtool/ and the spec whose rendered rules it exercises.
+RULE_TESTS = {
+    "hx-models.test.yml": ROOT / "sandbox/hx.yaml",
+    "hx-slo.test.yml": ROOT / "sandbox/hx.yaml",
+    "hx-alerts.test.yml": ROOT / "sandbox/hx.yaml",
+    "hx-cost.test.yml": ROOT / "hx.yaml",
+}
+
+
+def test_every_promtool_unit_test_is_run():
+    assert {p.name for p in (DATA / "promtool").glob("*.test.yml")} == set(RULE_TESTS)
+
+
+@pytest.mark.parametrize("test_file", sorted(RULE_TESTS))
+def test_rules_pass_their_promtool_unit_tests(test_file, tmp_path):
+    """Input series in, expected hx: series and alerts out, including the ones that must not fire."""
+    rules_dir = rendered_tree(RULE_TESTS[test_file], tmp_path / "out") / "rendered/prometheus/rules"
+    for rules in rules_dir.glob("*.yml"):
+        shutil.copy(rules, tmp_path)
+    shutil.copy(DATA / "promtool" / test_file, tmp_path)
+    result = subprocess.run(
+        [tool("promtool"), "test", "rules", test_file], capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout

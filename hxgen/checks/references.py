@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from .. import layout
 from ..diagnostics import Diagnostic, SpecPath, did_you_mean, error
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
@@ -45,11 +46,25 @@ def tenants(spec: Spec) -> Iterator[Diagnostic]:
     tiers = [t.name for t in g.rate_limit_tiers]
     callable_names = _model_names(spec) | {r.alias for r in g.routes}
     for i, tenant in enumerate(g.tenants):
+        if tenant.name == layout.PROBE_TENANT and layout.probes_enabled(spec):
+            yield error(
+                "reserved-name",
+                f"'{tenant.name}' is the tenant of hx's synthetic probes",
+                ("gateway", "tenants", i, "name"),
+                hint="choose another name, or disable monitoring.probes",
+            )
         if tenant.tier not in tiers:
             yield _unresolved(tenant.tier, tiers, "rate-limit tier", ("gateway", "tenants", i, "tier"))
         for j, name in enumerate(tenant.models):
             if name != ALL_MODELS and name not in callable_names:
                 yield _unresolved(name, callable_names, "model or route", ("gateway", "tenants", i, "models", j))
+
+
+def probes(spec: Spec) -> Iterator[Diagnostic]:
+    wanted = spec.monitoring.probes.model
+    callable_names = _model_names(spec) | {r.alias for r in spec.gateway.routes}
+    if wanted is not None and wanted not in callable_names:
+        yield _unresolved(wanted, callable_names, "model or route", ("monitoring", "probes", "model"))
 
 
 def routes(spec: Spec) -> Iterator[Diagnostic]:
@@ -110,8 +125,10 @@ def alerting(spec: Spec) -> Iterator[Diagnostic]:
     for i, route in enumerate(mon.routes):
         if route.receiver not in receivers:
             yield _unresolved(route.receiver, receivers, "receiver", ("monitoring", "routes", i, "receiver"))
-    if mon.default_receiver is not None and mon.default_receiver not in receivers:
-        yield _unresolved(mon.default_receiver, receivers, "receiver", ("monitoring", "default_receiver"))
+    for field in ("default_receiver", "watchdog_receiver"):
+        name = getattr(mon, field)
+        if name is not None and name not in receivers:
+            yield _unresolved(name, receivers, "receiver", ("monitoring", field))
     if mon.email is None:
         for i, receiver in enumerate(mon.receivers):
             if receiver.type == "email":
@@ -133,4 +150,4 @@ def business(spec: Spec) -> Iterator[Diagnostic]:
                 yield _unresolved(model, names, "model", ("business", "reference_prices", i, "compare_with", j))
 
 
-CHECKS = (gpu_assignments, tenants, routes, databases, alerting, business)
+CHECKS = (gpu_assignments, tenants, probes, routes, databases, alerting, business)

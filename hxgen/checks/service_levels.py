@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
+from .. import alerts
 from ..diagnostics import Diagnostic, error, warning
 from ..spec import Spec
 
@@ -31,6 +32,7 @@ MANAGED_FLAGS = {
         "--no-enable-prefix-caching",
         "--revision",
         "--runner",
+        "--custom-histogram-buckets",
     },
     "tgi": {
         "--model-id",
@@ -80,6 +82,21 @@ def model_slos(spec: Spec) -> Iterator[Diagnostic]:
                 "slo-contradiction",
                 "embedding models produce no tokens; use end_to_end or drop it",
                 ("models", i, "slo", "time_to_first_token"),
+            )
+        if m.engine == "tgi" and ttft:
+            yield warning(
+                "slo-not-measured",
+                "TGI exports no time-to-first-token histogram: nothing measures or alerts on this objective",
+                ("models", i, "slo", "time_to_first_token"),
+                hint="serve the model with vLLM, or state the objective as end_to_end",
+            )
+        if m.engine == "tgi" and e2e:
+            yield warning(
+                "slo-estimated",
+                f"TGI's latency histogram has fixed bucket bounds, none at {e2e.target_ms:g} ms: the objective is "
+                f"alerted on from the p{e2e.percentile} estimate (HxModelLatencyAboveTarget), without an error budget",
+                ("models", i, "slo", "end_to_end", "target_ms"),
+                hint="vLLM takes the targets as bucket bounds and gets exact error-budget alerts",
             )
 
 
@@ -195,6 +212,21 @@ def monitoring(spec: Spec) -> Iterator[Diagnostic]:
             "rules evaluated more often than series are scraped see no new data",
             ("monitoring", "evaluation_interval_s"),
         )
+    for i, rule in enumerate(mon.extra_rules):
+        if rule.alert in alerts.GENERATED:
+            yield error(
+                "reserved-name",
+                f"hx generates an alert named '{rule.alert}'; a second one would be indistinguishable",
+                ("monitoring", "extra_rules", i, "alert"),
+                hint="give the rule a name of its own (e.g. a team prefix)",
+            )
+        if problem := alerts.unbalanced(rule.expr):
+            yield error(
+                "invalid-promql",
+                f"the expression does not parse: {problem}",
+                ("monitoring", "extra_rules", i, "expr"),
+                hint="check it with `promtool check rules` or in the Prometheus UI",
+            )
     # Only a series the user listed; the default set leaves GPU series out on the cpu profile.
     if spec.host.profile == "cpu" and "series" in spec.analytics.model_fields_set:
         for i, s in enumerate(spec.analytics.series):

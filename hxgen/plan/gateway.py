@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import layout
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
 
 if TYPE_CHECKING:
     from . import ModelService
+    from .probes import ProbePlan
 
 # What each role may do. Endpoints below name the permission they need.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -169,7 +171,7 @@ class GatewayPlan:
         }
 
 
-def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...]) -> GatewayPlan:
+def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: ProbePlan | None = None) -> GatewayPlan:
     g = spec.gateway
     by_name = {m.name: m for m in spec.models}
     served = {m.name: m.public_name for m in spec.models}
@@ -200,7 +202,8 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...]) -> GatewayP
                 "client_cert_cn": t.client_cert_cn,
             }
             for t in g.tenants
-        },
+        }
+        | ({layout.PROBE_TENANT: probe.tenant} if probe and probe.tenant else {}),
         routes={r.alias: {"sticky": r.sticky, "split": _cumulative(r.split, served)} for r in g.routes},
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,

@@ -104,12 +104,19 @@ def _model_entry(m: ModelService) -> dict[str, Any]:
     }
 
 
+def _probes_a_model(plan: Plan) -> bool:
+    return plan.probe is not None and plan.probe.call_path is not None
+
+
 def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
     spec, enabled = plan.spec, set(components(plan))
     db, mon = spec.databases, spec.monitoring
     out: dict[str, dict[str, Any]] = {}
     if "nvidia" in enabled:
-        out["nvidia"] = {"nvidia_gpus": [g.model_dump() for g in spec.host.gpus]}
+        out["nvidia"] = {
+            "nvidia_gpus": [g.model_dump() for g in spec.host.gpus],
+            "nvidia_dcgm_exporter_port": layout.DCGM_EXPORTER_PORT,
+        }
     if "vllm" in enabled:
         v = spec.engines.vllm
         out["vllm"] = {
@@ -146,6 +153,8 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "gateway_cache_dir": layout.GATEWAY_CACHE_DIR if g.cache.enabled else None,
             "gateway_status_port": layout.NGINX_STATUS_PORT,
             "gateway_exporter_port": layout.NGINX_EXPORTER_PORT,
+            "gateway_probe_key_file": layout.GATEWAY_PROBE_KEY if _probes_a_model(plan) else None,
+            "gateway_probe_tenant": layout.PROBE_TENANT,
             "gateway_upstreams": [
                 {
                     "name": m.name,
@@ -192,6 +201,10 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         "prometheus_evaluation_interval_s": mon.evaluation_interval_s or mon.scrape_interval_s,
         "prometheus_retention_days": mon.retention_days,
         "prometheus_retention_size_gb": mon.retention_size_gb,
+        "prometheus_blackbox_enabled": plan.probe is not None,
+        "prometheus_blackbox_port": layout.BLACKBOX_EXPORTER_PORT,
+        "prometheus_probe_key_source": layout.GATEWAY_PROBE_KEY if _probes_a_model(plan) else None,
+        "prometheus_probe_key_file": layout.BLACKBOX_PROBE_KEY,
     }
     out["alertmanager"] = {"alertmanager_port": mon.alertmanager_port}
     if "grafana" in enabled:

@@ -128,6 +128,7 @@ class Model(StrictModel):
     )
     kv_cache_min_gb: PositiveFloat = Field(
         default=1.0,
+        le=65536,
         description="KV cache per GPU that must remain after the weights; below it the model is refused.",
     )
     max_num_seqs: PositiveInt = Field(default=256, description="Sequences batched at once by the engine.")

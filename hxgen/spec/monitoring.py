@@ -55,6 +55,18 @@ class Grafana(StrictModel):
     port: Port = 3000
 
 
+class Probes(StrictModel):
+    """Synthetic availability: the blackbox exporter asks the gateway, as a client would."""
+
+    enabled: bool = Field(default=True, description="Probe the gateway's health and one model call.")
+    interval_s: PositiveInt = Field(default=30, le=3600, description="How often each probe runs.")
+    model: str | None = Field(
+        default=None,
+        description="Model or route the probe calls (the name clients send, or the hx name); "
+        "the first generating model when omitted.",
+    )
+
+
 class Email(StrictModel):
     """How Alertmanager sends mail; needed when a receiver has type email."""
 
@@ -79,11 +91,17 @@ class Monitoring(StrictModel):
     alertmanager_port: Port = 9093
     node_exporter_port: Port = 9100
     grafana: Grafana = Field(default_factory=Grafana)
+    probes: Probes = Field(default_factory=Probes)
     dashboards: bool = True
     email: Email | None = None
     receivers: list[Receiver] = []
     default_receiver: str | None = Field(
         default=None, description="Receiver for alerts no route matches; the first receiver when omitted."
+    )
+    watchdog_receiver: str | None = Field(
+        default=None,
+        description="Receiver of the always-firing Watchdog alert: a dead man's switch service that raises "
+        "the alarm when it stops arriving. Not delivered anywhere when omitted.",
     )
     routes: list[AlertRoute] = []
     extra_rules: list[ExtraRule] = []

@@ -1,0 +1,69 @@
+"""Names of the alerts hx generates. The renderers use them, Alertmanager's inhibition rules
+refer to them, and the spec's extra rules may not reuse them."""
+
+from __future__ import annotations
+
+WATCHDOG = "Watchdog"
+HOST_DOWN = "HxHostDown"
+MODEL_DOWN = "HxModelDown"
+TARGET_DOWN = "HxTargetDown"
+ERROR_BUDGET_BURN = "HxErrorBudgetBurn"
+DISK_FILLING_UP = "HxDiskFillingUp"
+DISK_FILLING_UP_FAST = "HxDiskFillingUpFast"
+PROBE_FAILING = "HxSyntheticProbeFailing"
+CERTIFICATE_EXPIRING = "HxCertificateExpiring"
+# What a model that is down also looks like; silenced while HxModelDown fires.
+MODEL_SYMPTOMS = (
+    "HxModelThroughputBelowTarget",
+    "HxModelLatencyAboveTarget",
+    "HxModelQueueGrowing",
+    "HxModelKvCacheSaturated",
+)
+GENERATED = frozenset(
+    {
+        WATCHDOG,
+        HOST_DOWN,
+        MODEL_DOWN,
+        TARGET_DOWN,
+        ERROR_BUDGET_BURN,
+        DISK_FILLING_UP,
+        DISK_FILLING_UP_FAST,
+        PROBE_FAILING,
+        CERTIFICATE_EXPIRING,
+        *MODEL_SYMPTOMS,
+        "HxModelErrorRateHigh",
+        "HxHostMemoryHigh",
+        "HxHostCpuHigh",
+        "HxGpuBusy",
+        "HxPgbouncerPoolExhausted",
+    }
+)
+
+
+def unbalanced(expr: str) -> str | None:
+    """What is wrong with the brackets and quotes of a PromQL expression, or None.
+    Full parsing is promtool's (tests, and the role's `validate:`); this catches the slips
+    that hxgen can point at in the user's file."""
+    closing = {"(": ")", "[": "]", "{": "}"}
+    stack: list[str] = []
+    quote = None
+    escaped = False
+    for i, c in enumerate(expr):
+        if quote:
+            if escaped:
+                escaped = False
+            elif c == "\\" and quote != "`":
+                escaped = True
+            elif c == quote:
+                quote = None
+        elif c in "\"'`":
+            quote = c
+        elif c in closing:
+            stack.append(closing[c])
+        elif c in ")]}" and (not stack or stack.pop() != c):
+            return f"'{c}' at character {i + 1} closes no matching bracket"
+    if quote:
+        return f"a string opened with {quote} is never closed"
+    if stack:
+        return f"'{stack[-1]}' is missing at the end"
+    return None

@@ -1,0 +1,221 @@
+"""Alerts on the host and the services around the models, plus the spec's own extra rules.
+
+Thresholds come from the spec's `targets` (memory, CPU, GPU). Model objectives live in
+slo_rules; this file holds what is true of any host: resources, targets that stopped
+answering, engines that run out of room, the connection pool, and the Watchdog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import alerts
+from ..plan import Plan
+from . import promql
+from .common import RENDERED_DIR, Artifact, yaml_text
+
+# File systems that hold data; pseudo and in-memory ones never fill a disk.
+DATA_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs",mountpoint!~"/run.*|/sys.*|/proc.*"'
+
+
+def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels: str) -> dict:
+    rule: dict[str, Any] = {"alert": name, "expr": promql.block(expr)}
+    if for_:
+        rule["for"] = for_
+    rule["labels"] = {"severity": severity, **labels}
+    rule["annotations"] = {"summary": summary, "description": description}
+    return rule
+
+
+def watchdog() -> dict:
+    return _alert(
+        alerts.WATCHDOG,
+        "vector(1)",
+        "",
+        "none",
+        "Always firing: proves that rules are evaluated and alerts delivered",
+        "A dead man's switch: the receiver it is routed to raises the alarm when it stops arriving.",
+    )
+
+
+def target_alerts() -> list[dict]:
+    return [
+        _alert(
+            alerts.HOST_DOWN,
+            'up{job="node"} == 0',
+            "2m",
+            "page",
+            "The host's node exporter stopped answering",
+            "Prometheus cannot scrape {{ $labels.instance }}; the host or its exporter is down.",
+        ),
+        _alert(
+            alerts.MODEL_DOWN,
+            'up{job=~"model-.+"} == 0',
+            "2m",
+            "page",
+            "Model {{ $labels.model }} is down",
+            "Its engine at {{ $labels.instance }} does not answer /metrics; the gateway answers 502/503.",
+        ),
+        _alert(
+            alerts.TARGET_DOWN,
+            'up{job!~"node|model-.+"} == 0',
+            "5m",
+            "ticket",
+            "{{ $labels.job }} is down",
+            "Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}).",
+        ),
+    ]
+
+
+def host_alerts(plan: Plan) -> list[dict]:
+    targets = plan.spec.targets
+    found = [
+        _alert(
+            "HxHostMemoryHigh",
+            f"100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) > {targets.memory_max_percent:g}",
+            "10m",
+            "ticket",
+            f"Memory use above {targets.memory_max_percent:g} %",
+            "{{ $value | humanize }} % of the host's memory is in use.",
+        ),
+        _alert(
+            "HxHostCpuHigh",
+            '100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))'
+            f" > {targets.cpu_max_percent:g}",
+            "15m",
+            "ticket",
+            f"CPU busier than {targets.cpu_max_percent:g} %",
+            "The host's CPUs are {{ $value | humanize }} % busy.",
+        ),
+        _alert(
+            alerts.DISK_FILLING_UP,
+            f"predict_linear(node_filesystem_avail_bytes{{{DATA_FS}}}[6h], 24 * 3600) < 0\n"
+            f"and\nnode_filesystem_avail_bytes{{{DATA_FS}}} / node_filesystem_size_bytes{{{DATA_FS}}} < 0.25\n"
+            f"and\nnode_filesystem_readonly{{{DATA_FS}}} == 0",
+            "1h",
+            "ticket",
+            "{{ $labels.mountpoint }} will be full within a day",
+            "At the rate of the last 6 hours, {{ $labels.mountpoint }} runs out of space within 24 hours.",
+        ),
+        _alert(
+            alerts.DISK_FILLING_UP_FAST,
+            f"predict_linear(node_filesystem_avail_bytes{{{DATA_FS}}}[1h], 4 * 3600) < 0\n"
+            f"and\nnode_filesystem_avail_bytes{{{DATA_FS}}} / node_filesystem_size_bytes{{{DATA_FS}}} < 0.10\n"
+            f"and\nnode_filesystem_readonly{{{DATA_FS}}} == 0",
+            "10m",
+            "page",
+            "{{ $labels.mountpoint }} will be full within 4 hours",
+            "At the rate of the last hour, {{ $labels.mountpoint }} runs out of space within 4 hours.",
+        ),
+    ]
+    if plan.host.profile == "gpu":
+        found.append(
+            _alert(
+                "HxGpuBusy",
+                f"DCGM_FI_DEV_GPU_UTIL > {targets.gpu_max_percent:g}",
+                "15m",
+                "ticket",
+                f"GPU {{{{ $labels.gpu }}}} busier than {targets.gpu_max_percent:g} % for 15 minutes",
+                "Sustained {{ $value | humanize }} % utilisation: the models on it have no headroom left.",
+            )
+        )
+    return found
+
+
+def engine_alerts() -> list[dict]:
+    return [
+        _alert(
+            "HxModelKvCacheSaturated",
+            "hx:model_kv_cache_usage:ratio > 0.95",
+            "10m",
+            "ticket",
+            "{{ $labels.model }}'s KV cache is full",
+            "{{ $value | humanizePercentage }} of the KV cache is in use: new requests wait or preempt others.",
+        ),
+        _alert(
+            "HxModelQueueGrowing",
+            "deriv(hx:model_queue_depth[10m]) > 0\nand\nmin_over_time(hx:model_queue_depth[10m]) > 0",
+            "10m",
+            "ticket",
+            "{{ $labels.model }}'s queue keeps growing",
+            "Requests arrive faster than the model finishes them; the queue has not emptied for 20 minutes.",
+        ),
+    ]
+
+
+def service_alerts(plan: Plan) -> list[dict]:
+    pg = plan.spec.databases.postgres
+    if not (pg.enabled and pg.pgbouncer.enabled):
+        return []
+    return [
+        _alert(
+            "HxPgbouncerPoolExhausted",
+            "max by (database) (pgbouncer_waiting_clients) > 0",
+            "5m",
+            "ticket",
+            "PgBouncer's pool for {{ $labels.database }} is exhausted",
+            "{{ $value }} clients have waited for a server connection for 5 minutes; raise pool_size or "
+            "find the slow queries.",
+        )
+    ]
+
+
+def probe_alerts(plan: Plan) -> list[dict]:
+    if plan.probe is None:
+        return []
+    found = [
+        _alert(
+            alerts.PROBE_FAILING,
+            'probe_success{job=~"probe-.+"} == 0',
+            "3m",
+            "page",
+            "Clients cannot use the gateway: {{ $labels.job }} fails",
+            "The synthetic probe of {{ $labels.instance }} has failed for 3 minutes, as a client sees it "
+            "(TLS, API key, routing, engine). See probe_http_status_code and the blackbox exporter's log.",
+        )
+    ]
+    if plan.probe.base_url.startswith("https:"):
+        found.append(
+            _alert(
+                alerts.CERTIFICATE_EXPIRING,
+                'probe_ssl_earliest_cert_expiry{job="probe-gateway"} - time() < 21 * 86400',
+                "1h",
+                "ticket",
+                "The gateway's TLS certificate expires in {{ $value | humanizeDuration }}",
+                "Renew it (the gateway role renews an internal-CA certificate 30 days ahead, so a provided "
+                "certificate is due, or renewal failed).",
+            )
+        )
+    return found
+
+
+def extra_rules(plan: Plan) -> list[dict]:
+    rules = []
+    for r in plan.spec.monitoring.extra_rules:
+        labels = {"team": r.team} if r.team else {}
+        rules.append(
+            _alert(r.alert, r.expr, f"{r.for_s}s" if r.for_s else "", r.severity, r.summary, r.summary, **labels)
+        )
+    return rules
+
+
+def rule_groups(plan: Plan) -> dict[str, Any]:
+    mon = plan.spec.monitoring
+    interval = f"{mon.evaluation_interval_s or mon.scrape_interval_s}s"
+    groups = [
+        {"name": "hx-watchdog", "interval": interval, "rules": [watchdog()]},
+        {"name": "hx-targets", "interval": interval, "rules": target_alerts()},
+        {"name": "hx-host", "interval": interval, "rules": host_alerts(plan)},
+        {"name": "hx-engines", "interval": interval, "rules": engine_alerts()},
+    ]
+    if probes := probe_alerts(plan):
+        groups.append({"name": "hx-probes", "interval": interval, "rules": probes})
+    if services := service_alerts(plan):
+        groups.append({"name": "hx-services", "interval": interval, "rules": services})
+    if extra := extra_rules(plan):
+        groups.append({"name": "hx-extra", "interval": interval, "rules": extra})
+    return {"groups": groups}
+
+
+def render(plan: Plan) -> list[Artifact]:
+    return [Artifact(f"{RENDERED_DIR}/prometheus/rules/hx-alerts.yml", yaml_text(rule_groups(plan), plan.spec_file))]
