@@ -1,0 +1,131 @@
+"""What the host and each model cost, per hour and per 1k tokens, and what the same tokens
+would have cost at the spec's reference API prices.
+
+A GPU's cost (hourly price, or purchase price over its amortisation years) is shared among
+the models on it in proportion to the GPU memory each may use. Energy is priced from what
+DCGM reports for each GPU, shared the same way, plus the host's own draw from the spec. A
+model on a CPU host costs only its share of the host's draw, split evenly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..plan import Plan
+from ..spec.business import Business
+from . import promql
+from .common import RENDERED_DIR, Artifact, yaml_text
+
+# Prompt plus generated tokens per second; either alone where the other is not reported
+# (an embedding model generates nothing).
+TOKENS = '{__name__=~"hx:model_(prompt|generation)_tokens:rate5m"}'
+
+
+def gpu_shares(plan: Plan) -> dict[str, dict[int, float]]:
+    """model -> {gpu index: share of that GPU}; the shares of one GPU add up to 1."""
+    claims: dict[int, dict[str, float]] = defaultdict(dict)
+    for m in plan.spec.models:
+        for g in m.gpus:
+            claims[g][m.name] = m.gpu_memory_utilization
+    shares: dict[str, dict[int, float]] = defaultdict(dict)
+    for g, by_model in claims.items():
+        total = sum(by_model.values())
+        for name, claim in by_model.items():
+            shares[name][g] = claim / total
+    return shares
+
+
+def _gpu_watts(shares: dict[int, float]) -> str:
+    """Watts DCGM reports for this share of these GPUs; 0 where DCGM reports nothing."""
+    terms = [f'sum(DCGM_FI_DEV_POWER_USAGE{{gpu="{g}"}}) * {promql.number(s)}' for g, s in sorted(shares.items())]
+    return f"(({' + '.join(terms)}) or vector(0))"
+
+
+def _model_cost(plan: Plan, business: Business, shares: dict[int, float]) -> str:
+    fixed = business.gpu_cost.per_gpu_hour * sum(shares.values())
+    power = business.power
+    if power is not None and not shares and power.host_watts:
+        fixed += power.host_watts / len(plan.models) / 1000 * power.price_per_kwh  # a CPU host
+    if power is None or not shares:
+        return f"vector({promql.number(fixed)})"
+    return f"vector({promql.number(fixed)}) + {_gpu_watts(shares)} / 1000 * {promql.number(power.price_per_kwh)}"
+
+
+def cost_rules(plan: Plan, business: Business) -> list[dict[str, Any]]:
+    shares = gpu_shares(plan)
+    currency = {"currency": business.currency}
+    rules: list[dict[str, Any]] = [
+        {
+            "record": "hx:model_cost:per_hour",
+            "expr": _model_cost(plan, business, shares.get(m.name, {})),
+            "labels": {"model": m.name, **currency},
+        }
+        for m in plan.models
+    ]
+    # Beyond the models' shares: GPUs no model uses, and the host's own draw on a GPU host.
+    extra = _unallocated_per_hour(plan, business)
+    if business.power and business.power.host_watts and shares:
+        extra += business.power.host_watts / 1000 * business.power.price_per_kwh
+    host = "sum(hx:model_cost:per_hour)" + (f" + {promql.number(extra)}" if extra else "")
+    rules.append({"record": "hx:host_cost:per_hour", "expr": host, "labels": currency})
+    rules.append(
+        {
+            "record": "hx:model_cost:per_1k_tokens",
+            "expr": promql.block(
+                f"hx:model_cost:per_hour\n/ on (model) group_left ()\n(sum by (model) ({TOKENS}) * 3600 / 1000 > 0)"
+            ),
+        }
+    )
+    return rules + savings_rules(plan, business)
+
+
+def _unallocated_per_hour(plan: Plan, business: Business) -> float:
+    """GPUs of the host that no model uses still cost their price."""
+    used = {g for m in plan.models for g in m.gpus}
+    idle = [g for g in plan.host.gpus if g.index not in used]
+    return business.gpu_cost.per_gpu_hour * len(idle)
+
+
+def savings_rules(plan: Plan, business: Business) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for ref in business.reference_prices:
+        for name in ref.compare_with:
+            m = next((m for m in plan.models if name in (m.name, m.served_name)), None)
+            if m is None:
+                continue
+            match = f'model="{m.name}"'
+            prompt = f"hx:model_prompt_tokens:rate5m{{{match}}}"
+            generated = f"hx:model_generation_tokens:rate5m{{{match}}}"
+            per_hour = (
+                f"(\n  {prompt} * {promql.number(ref.input_per_million_tokens)}\n"
+                f"  + on (model) ({generated} * {promql.number(ref.output_per_million_tokens)} or {prompt} * 0)\n"
+                ") * 3600 / 1e6"
+            )
+            labels = {"model": m.name, "reference": ref.name, "currency": business.currency}
+            rules.append(
+                {"record": "hx:model_reference_cost:per_hour", "expr": promql.block(per_hour), "labels": labels}
+            )
+    if rules:
+        rules.append(
+            {
+                "record": "hx:model_savings:per_hour",
+                "expr": "hx:model_reference_cost:per_hour - on (model) group_left hx:model_cost:per_hour",
+            }
+        )
+    return rules
+
+
+def rule_groups(plan: Plan, business: Business) -> dict[str, Any]:
+    mon = plan.spec.monitoring
+    interval = f"{mon.evaluation_interval_s or mon.scrape_interval_s}s"
+    return {"groups": [{"name": "hx-cost", "interval": interval, "rules": cost_rules(plan, business)}]}
+
+
+def render(plan: Plan) -> list[Artifact]:
+    business = plan.spec.business
+    if business is None or not plan.models:
+        return []
+    return [
+        Artifact(f"{RENDERED_DIR}/prometheus/rules/hx-cost.yml", yaml_text(rule_groups(plan, business), plan.spec_file))
+    ]
