@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from ..plan import Plan
-from . import gateway, inventory, monitoring, recording_rules, systemd
+from . import alert_rules, cost_rules, dashboards, gateway, inventory, monitoring, recording_rules, slo_rules, systemd
 from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
 
-RENDERERS = (inventory.render, systemd.render, gateway.render, monitoring.render, recording_rules.render)
+RENDERERS = (
+    inventory.render,
+    systemd.render,
+    gateway.render,
+    monitoring.render,
+    recording_rules.render,
+    slo_rules.render,
+    alert_rules.render,
+    cost_rules.render,
+    dashboards.render,
+)
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).
 OWNED = (f"{INVENTORY_DIR}/hosts.yml", f"{INVENTORY_DIR}/group_vars/{inventory.GROUP}/", f"{RENDERED_DIR}/")

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from hxgen.pipeline import check_file
+from hxgen.plan import build_plan
+from hxgen.render import dashboards, grafana
+
 GATEWAY = "https://127.0.0.1:8443"
+PROMETHEUS = "http://127.0.0.1:9090"
+SANDBOX_SPEC = Path(__file__).resolve().parents[3] / "sandbox" / "hx.yaml"
 MODELS = {"tiny-a": 8001, "tiny-b": 8002}
 SERVICES = [
     "hx-model-tiny-a",
@@ -25,6 +31,7 @@ SERVICES = [
     "prometheus",
     "prometheus-alertmanager",
     "prometheus-node-exporter",
+    "prometheus-blackbox-exporter",
 ]
 
 
@@ -82,6 +89,16 @@ def logged(host, request_id: str) -> str:
     return ""
 
 
+def prometheus_query(query: str) -> dict:
+    """The sandbox Prometheus's answer to an instant query; a query it rejects is an answer too."""
+    url = f"{PROMETHEUS}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:  # 400 with {"status": "error", "error": ...}
+        return json.load(error)
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_is_active_and_enabled(host, service):
     unit = host.service(service)
@@ -98,6 +115,7 @@ def test_service_is_active_and_enabled(host, service):
         ("127.0.0.1", 8002),
         ("127.0.0.1", 8443),
         ("127.0.0.1", 9090),
+        ("127.0.0.1", 9115),
     ],
 )
 def test_ports_listen_on_loopback_only(host, address, port):
@@ -202,8 +220,74 @@ def test_prometheus_scrapes_every_target_up():
         if not down or time.monotonic() > deadline:
             break
         time.sleep(5)
-    assert {t["labels"]["job"] for t in targets} >= {"model-tiny-a", "model-tiny-b", "node", "nginx", "postgres"}
+    assert {t["labels"]["job"] for t in targets} >= {
+        "model-tiny-a",
+        "model-tiny-b",
+        "node",
+        "nginx",
+        "postgres",
+        "pgbouncer",
+        "alertmanager",
+        "blackbox",
+        "probe-gateway",
+        "probe-model-call",
+    }
     assert down == []
+
+
+def wait_for_result(query: str, done, timeout_s: float = 90) -> list[dict]:
+    """The query's result once done(result) holds, or the last one after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = prometheus_query(query)["data"]["result"]
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(5)
+
+
+def test_the_synthetic_probes_succeed_through_the_gateway():
+    """The blackbox exporter's health check and model call, with the key the roles made on the host."""
+    result = wait_for_result("probe_success", lambda r: len(r) == 2 and all(x["value"][1] == "1" for x in r))
+    assert {(r["metric"]["job"], r["value"][1]) for r in result} == {("probe-gateway", "1"), ("probe-model-call", "1")}
+    days_left = prometheus_query("(probe_ssl_earliest_cert_expiry - time()) / 86400")["data"]["result"]
+    assert days_left and float(days_left[0]["value"][1]) > 300  # the role's certificate: 397 days
+
+
+def test_slo_series_for_both_models(tls):
+    for model in MODELS:  # traffic inside the 5-minute window, whatever ran before
+        assert call(tls, "/v1/chat/completions", chat(model) | {"temperature": 0.7})[0] == 200  # not cached
+    ttft = wait_for_result('hx:slo_errors:ratio_rate5m{slo="ttft"}', lambda r: len(r) == len(MODELS))
+    assert {r["metric"]["model"] for r in ttft} == set(MODELS)
+    assert all(0 <= float(r["value"][1]) <= 1 for r in ttft)
+    budgets = prometheus_query("hx:slo_error_budget:ratio")["data"]["result"]
+    budget = {"availability": "0.005", "ttft": "0.05", "e2e": "0.05"}  # 99.5 %, p95, p95
+    assert {(r["metric"]["model"], r["metric"]["slo"], r["value"][1]) for r in budgets} == {
+        (m, slo, b) for m in MODELS for slo, b in budget.items()
+    }
+
+
+def test_slo_targets_between_default_buckets_are_bucket_bounds_of_the_engine():
+    """tiny-b's 300 ms TTFT and 1200 ms end-to-end targets, passed as custom buckets through systemd."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{MODELS['tiny-b']}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",le="0.3"' in metrics
+    assert 'vllm:e2e_request_latency_seconds_bucket{engine="0",le="1.2"' in metrics
+
+
+def test_every_rule_loads_and_the_watchdog_reaches_alertmanager():
+    with urllib.request.urlopen(f"{PROMETHEUS}/api/v1/rules", timeout=10) as response:
+        groups = json.load(response)["data"]["groups"]
+    unhealthy = [r["name"] for g in groups for r in g["rules"] if r["health"] != "ok"]
+    assert {g["file"].rsplit("/", 1)[-1] for g in groups} == {"hx-models.yml", "hx-slo.yml", "hx-alerts.yml"}
+    assert unhealthy == []
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen("http://127.0.0.1:9093/api/v2/alerts", timeout=10) as response:
+            held = {a["labels"]["alertname"] for a in json.load(response)}
+        if "Watchdog" in held or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert "Watchdog" in held
 
 
 @pytest.mark.parametrize(
@@ -213,13 +297,57 @@ def test_prometheus_scrapes_every_target_up():
 def test_recording_rules_give_hx_series_for_both_models(series):
     deadline = time.monotonic() + 90
     while True:
-        query = urllib.parse.urlencode({"query": series})
-        with urllib.request.urlopen(f"http://127.0.0.1:9090/api/v1/query?{query}", timeout=10) as response:
-            models = {r["metric"].get("model") for r in json.load(response)["data"]["result"]}
+        models = {r["metric"].get("model") for r in prometheus_query(series)["data"]["result"]}
         if models >= set(MODELS) or time.monotonic() > deadline:
             break
         time.sleep(5)
     assert models == set(MODELS)
+
+
+# Panels that must show data on the sandbox: per model, requests, latency and queue; the host's
+# CPU and memory. The others may be empty (no errors, no preemptions, no SLO history yet).
+PANELS_WITH_DATA = {
+    dashboards.UID_MODELS: {
+        dashboards.TITLE_REQUESTS,
+        dashboards.TITLE_TTFT,
+        dashboards.TITLE_E2E,
+        dashboards.TITLE_QUEUE,
+    },
+    dashboards.UID_RESOURCES: {dashboards.TITLE_CPU, dashboards.TITLE_MEMORY},
+}
+
+
+def test_every_dashboard_query_runs_on_the_sandbox_prometheus():
+    """The dashboards hxgen renders for the sandbox (Grafana itself is not installable here): the
+    live Prometheus accepts every query, and the main model and host panels show data."""
+    outcome = check_file(SANDBOX_SPEC)
+    artifacts = dashboards.render(build_plan(outcome.spec, SANDBOX_SPEC.name))
+    boards = [json.loads(a.text) for a in artifacts if a.path.endswith(".json")]
+    assert len(boards) == 4
+    rejected = {}
+    for board in boards:
+        for expr in grafana.queries(board):
+            answer = prometheus_query(grafana.concrete(expr))
+            if answer["status"] != "success":
+                rejected[expr] = answer.get("error")
+    assert rejected == {}
+    main = [
+        grafana.concrete(target["expr"])
+        for board in boards
+        for panel in grafana.panels(board)
+        if panel["title"] in PANELS_WITH_DATA.get(board["uid"], ())
+        for target in panel["targets"]
+    ]
+    # Per model: requests, TTFT p50/p95/p99, end-to-end p50/p95/p99, waiting and running; CPU busy
+    # and iowait; memory.
+    assert len(main) == len(MODELS) * (1 + 3 + 3 + 2) + 3
+    deadline = time.monotonic() + 90
+    while True:
+        empty = [q for q in main if not prometheus_query(q)["data"]["result"]]
+        if not empty or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert empty == []
 
 
 def test_a_killed_model_is_restarted_and_served_again(host, tls, record_property):
