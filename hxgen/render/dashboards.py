@@ -16,7 +16,7 @@ from typing import Any
 from .. import layout
 from ..plan import ModelService, Plan
 from .common import RENDERED_DIR, Artifact, yaml_text
-from .grafana import DATASOURCE_UID, WIDTH, Grid, above, below, dashboard, stat, table, timeseries
+from .grafana import DATASOURCE_UID, WIDTH, Grid, above, below, dashboard, stat, table, timeseries, up_stat
 
 DASHBOARDS_DIR = f"{RENDERED_DIR}/grafana/dashboards"
 DATASOURCE_FILE = f"{RENDERED_DIR}/grafana/datasources/prometheus.yml"
@@ -409,12 +409,11 @@ def integrations(plan: Plan) -> dict[str, Any]:
     grid = Grid()
     grid.row("Scrape targets")
     grid.add(
-        stat(
+        up_stat(
             "Targets up",
             "Whether Prometheus reached each job's targets at the last scrape (up, lowest per job).",
-            [("min by (job) (up)", "{{job}}")],
-            "none",
-            up_down=True,
+            "min by (job) (up)",
+            "{{job}}",
         ),
         w=WIDTH,
         h=4,
@@ -442,12 +441,11 @@ def _gateway_section(grid: Grid) -> None:
     sel = 'job="nginx"'
     grid.row("Gateway (nginx, prometheus-nginx-exporter)")
     grid.add(
-        stat(
+        up_stat(
             "nginx status page",
             "Whether the exporter could read nginx's stub_status (nginx_up).",
-            [(f"nginx_up{{{sel}}}", "nginx")],
-            "none",
-            up_down=True,
+            f"nginx_up{{{sel}}}",
+            "nginx",
         ),
         w=6,
     )
@@ -487,12 +485,11 @@ def _postgres_section(grid: Grid, databases: str) -> None:
     sel = f'{job},datname=~"{databases}"'
     grid.row("PostgreSQL (prometheus-postgres-exporter)")
     grid.add(
-        stat(
+        up_stat(
             "PostgreSQL up",
             "Whether the exporter could connect to PostgreSQL (pg_up).",
-            [(f"pg_up{{{job}}}", "up")],
-            "none",
-            up_down=True,
+            f"pg_up{{{job}}}",
+            "up",
         ),
         w=4,
     )

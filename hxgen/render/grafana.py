@@ -188,18 +188,11 @@ def timeseries(
         },
         "thresholds": {"mode": "absolute", "steps": thresholds or [{"color": "green", "value": None}]},
     }
-    return {
-        "type": "timeseries",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": _targets(queries_),
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
+    options = {
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+        "tooltip": {"mode": "multi", "sort": "desc"},
     }
+    return _panel("timeseries", title, description, _targets(queries_), defaults, options)
 
 
 def stat(
@@ -228,21 +221,39 @@ def stat(
             }
         ]
         defaults["thresholds"] = {"mode": "absolute", "steps": below(1)}
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": "background" if up_down else "value",
+        "graphMode": "none" if up_down else "area",
+        "justifyMode": "auto",
+        "orientation": "auto",
+        "textMode": "value_and_name",
+    }
+    return _panel("stat", title, description, _targets(queries_), defaults, options)
+
+
+def up_stat(title: str, description: str, expr: str, legend: str) -> dict[str, Any]:
+    """A stat panel of an `up`-like series: UP on green, DOWN on red."""
+    return stat(title, description, [(expr, legend)], "none", up_down=True)
+
+
+def _panel(
+    kind: str,
+    title: str,
+    description: str,
+    targets: list[dict[str, Any]],
+    defaults: dict[str, Any],
+    options: dict[str, Any],
+    overrides: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return {
-        "type": "stat",
+        "type": kind,
         "title": title,
         "description": description,
         "datasource": DATASOURCE,
-        "targets": _targets(queries_),
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background" if up_down else "value",
-            "graphMode": "none" if up_down else "area",
-            "justifyMode": "auto",
-            "orientation": "auto",
-            "textMode": "value_and_name",
-        },
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "options": options,
     }
 
 
@@ -262,19 +273,14 @@ def table(
             ]
         overrides.append({"matcher": {"id": "byName", "options": field}, "properties": properties})
         order[field] = i + 1
-    return {
-        "type": "table",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": _targets([(expr, "") for expr, *_ in columns], instant=True),
-        "transformations": [
-            {"id": "merge", "options": {}},
-            {"id": "organize", "options": {"excludeByName": {"Time": True}, "indexByName": order}},
-        ],
-        "fieldConfig": {"defaults": {"decimals": 3}, "overrides": overrides},
-        "options": {"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": "model", "desc": False}]},
-    }
+    targets = _targets([(expr, "") for expr, *_ in columns], instant=True)
+    options = {"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": "model", "desc": False}]}
+    panel = _panel("table", title, description, targets, {"decimals": 3}, options, overrides)
+    panel["transformations"] = [
+        {"id": "merge", "options": {}},
+        {"id": "organize", "options": {"excludeByName": {"Time": True}, "indexByName": order}},
+    ]
+    return panel
 
 
 def dashboard(plan: Plan, uid: str, title: str, what: str, grid: Grid) -> dict[str, Any]:
