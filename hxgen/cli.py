@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     from .keys_cli import add_keys_commands  # here: it imports this module
 
     add_keys_commands(sub)
+    from .analytics_cli import add_analyze_commands
+
+    add_analyze_commands(sub)
     return parser
 
 
