@@ -31,7 +31,7 @@ from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
 from .recording_rules import server_errors
 
-SHORT_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 PERIOD_WINDOW = "5m"  # the period's error share is the average of this window's ratios
 
 
@@ -108,7 +108,7 @@ def _slow_share(m: ModelService, kind: LatencyKind, target_ms: float, window: st
 
 def sli_rules(plan: Plan) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
-    for window in SHORT_WINDOWS:
+    for window in WINDOWS:
         rules.append(
             {
                 "record": f"hx:slo_errors:ratio_rate{window}",
@@ -120,7 +120,7 @@ def sli_rules(plan: Plan) -> list[dict[str, Any]]:
         for kind, target_ms in (("ttft", m.slo.ttft_ms), ("e2e", m.slo.e2e_ms)):
             if target_ms is None:
                 continue
-            for window in SHORT_WINDOWS:
+            for window in WINDOWS:
                 rules.append(
                     {
                         "record": f"hx:slo_errors:ratio_rate{window}",
