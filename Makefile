@@ -111,6 +111,7 @@ golden: setup
 bench: setup-test
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/gateway.py
+	$(PY) benchmarks/analytics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
