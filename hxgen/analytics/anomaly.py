@@ -6,13 +6,18 @@ Each row is compared with what the recent past expects of it:
 - the baseline is the median of the recent past or, once three days show a daily season, the
   median of the same time on the last three days (one odd day does not become the norm),
   moved to the level of the last hours;
-- the residual (value − baseline) is measured in robust units: the median absolute deviation
-  of the residuals before it, so one outlier does not inflate its own yardstick;
+- the residual (value − baseline) is measured against the residuals before it: their median
+  absolute deviation, or their standard deviation where heavy tails are the metric's normal
+  (bursts, rare errors), so one outlier does not inflate its own yardstick;
 - four signals are read from it: a spike or dip (this row), a level shift (the median of the
   last few rows), a change of variance (their spread), and a flat line (a run of identical
   values far longer than any seen before);
-- the strongest signal, in robust units, goes through a logistic curve centred on a threshold
-  that `sensitivity` moves: 0.5 puts a score of 0.5 at about five robust deviations.
+- a signal counts in full only where it exceeds what the last week showed (novelty): repeated
+  bursts of a bursty series, nightly cleanups and the rows after a shift are no longer news;
+- the strongest signal, in robust units, goes through a curve centred on a threshold that
+  `sensitivity` moves: 0.5 puts a score of 0.5 at five robust deviations;
+- a score counts in full where its signal clearly tops the last hours', half where it only
+  repeats them: an alarm marks an onset, once.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ MAD_TO_SIGMA = 1.4826
 # Rows, whatever their interval: the baseline and the yardstick look back about a day, capped.
 LONG_ROWS = (60, 1440)
 WARM_UP_ROWS = 30
+NEWS = 1.25
 
 
 def anomaly_scores(timestamps: np.ndarray, values: np.ndarray, sensitivity: float = 0.5) -> np.ndarray:
@@ -38,19 +44,34 @@ def anomaly_scores(timestamps: np.ndarray, values: np.ndarray, sensitivity: floa
     short, trend = max(3, long // 60), max(5, long // 24)
     residual = x - _baseline(timestamps, x, long, trend)
     scale = _scale(residual, long, x)
-    z = np.maximum.reduce(
-        [
-            np.abs(residual) / scale,
-            _level_shift(residual, scale, short),
-            _variance_change(residual, scale, max(10, long // 20)),
-            _flat_line(x),
-        ]
-    )
+    signals = [
+        np.abs(residual) / scale,
+        _level_shift(residual, scale, short),
+        _variance_change(residual, scale, max(10, long // 20)),
+    ]
+    memory = _rows_per(timestamps, 7 * DAY, long, 7 * LONG_ROWS[1])
+    z = np.maximum.reduce([_novel(signal, memory) for signal in signals] + [_flat_line(x)])
+    # A Hill curve rather than a logistic one: it never rounds to exactly 1, so the strongest
+    # anomalies still rank above merely strong ones.
     threshold = 7.0 - 4.0 * sensitivity
-    score = 1.0 / (1.0 + np.exp(-1.5 * (z - threshold)))
+    score = z**4 / (z**4 + threshold**4)
+    # An alarm says something new: a score counts in full where its signal clearly tops the
+    # last few hours' (by a quarter), and half where it only repeats or inches past them: the
+    # rows after an onset, and the slow growth of a drift already reported.
+    recent = pd.Series(z).shift(1).rolling(4 * short, min_periods=1).max().fillna(0.0).to_numpy()
+    score = np.where(z > NEWS * recent, score, score / 2)
     # Too little past to judge against: the trend needs two of its windows, the level a few rows.
     score[: min(n, max(WARM_UP_ROWS, 2 * trend + short))] = 0.0
     return np.nan_to_num(score, nan=0.0)
+
+
+def _novel(signal: np.ndarray, memory: int) -> np.ndarray:
+    """The signal where it exceeds everything the last `memory` rows (a week) showed, damped
+    where it does not: the tenth burst of a bursty queue or the third nightly cleanup is how
+    that metric behaves, and the rows after a shift repeat what the first one said."""
+    seen = pd.Series(signal).shift(1).rolling(memory, min_periods=1).max().to_numpy()
+    ratio = np.where(seen > 0, signal / np.where(seen > 0, seen, 1.0), 1.0)
+    return np.nan_to_num(signal * np.minimum(1.0, ratio) ** 2)
 
 
 def _rows_per(timestamps: np.ndarray, span: np.timedelta64, low: int, high: int) -> int:
@@ -110,6 +131,9 @@ def _scale(residual: np.ndarray, long: int, x: np.ndarray) -> np.ndarray:
     past = pd.Series(residual).shift(1)
     centre = past.rolling(long, min_periods=5).median()
     spread = (past - centre).abs().rolling(long, min_periods=5).median().to_numpy() * MAD_TO_SIGMA
+    # Heavy tails (bursts, rare errors, nightly cleanups) are normal for some metrics: where the
+    # plain standard deviation says so, it is the yardstick.
+    spread = np.fmax(spread, past.rolling(long, min_periods=5).std().to_numpy())
     level = pd.Series(np.abs(x)).shift(1).rolling(long, min_periods=1).median().to_numpy()
     steps = np.abs(np.diff(x, prepend=x[0]))
     # The smallest change seen so far: the series' resolution (integers, rounded gauges).
@@ -133,11 +157,11 @@ def _variance_change(residual: np.ndarray, scale: np.ndarray, window: int) -> np
     spread = pd.Series(residual).rolling(window, min_periods=window).std().to_numpy()
     before = np.concatenate((np.full(window, np.inf), scale[:-window])) if len(scale) > window else scale
     ratio = np.nan_to_num(spread / before, nan=0.0)
-    return np.where(ratio > 1, 3.0 * np.log2(np.maximum(ratio, 1.0)), 0.0)
+    return np.where(ratio > 1, 2.0 * np.log2(np.maximum(ratio, 1.0)), 0.0)
 
 
 def _flat_line(x: np.ndarray) -> np.ndarray:
-    """A run of identical values longer than twice any run seen before (and at least 10 rows):
+    """A run of identical values longer than three times any run seen before (and at least 20 rows):
     a stuck sensor or a dead exporter repeating its last value."""
     same = np.concatenate(([False], x[1:] == x[:-1]))
     run = np.zeros(len(x))
@@ -147,5 +171,6 @@ def _flat_line(x: np.ndarray) -> np.ndarray:
         run[i] = count
     ended = np.where(~same, np.concatenate(([0], run[:-1])), 0)  # the length of a run that just ended
     longest_before = np.maximum.accumulate(np.concatenate(([0], ended[:-1])))
-    allowed = np.maximum(10, 2 * longest_before)
-    return np.where(run >= allowed, 4.0 + (run - allowed) / allowed, 0.0)
+    allowed = np.maximum(20, 3 * longest_before)
+    # Strong from the first row past the limit: a stuck signal is certain once it is long enough.
+    return np.where(run >= allowed, 9.0 + (run - allowed) / allowed, 0.0)
