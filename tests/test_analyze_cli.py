@@ -142,3 +142,16 @@ def test_sensitivity_moves_the_threshold(tmp_path, hxgen):
     )
     assert low < 0.5 < high
     assert not math.isnan(low)
+
+
+@pytest.mark.parametrize("values", [[5.0] * 100, [0.0] * 100, list(range(8)), [0.0, 1.0] * 50])
+def test_degenerate_series_still_forecast(tmp_path, hxgen, values):
+    """Constant, tiny or two-valued series: some candidates cannot fit them, and lose."""
+    src = write_series(tmp_path / "in.csv", values)
+    result = hxgen("analyze", "forecast", src, "--horizon", "5")
+    assert result.code == 0, result.err
+    out = rows(result.out)
+    assert len(out) == 5
+    assert all(float(r["lower"]) <= float(r["forecast"]) <= float(r["upper"]) for r in out)
+    if len(set(values)) == 1:
+        assert {float(r["forecast"]) for r in out} == {values[0]}

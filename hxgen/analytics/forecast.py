@@ -62,7 +62,9 @@ def forecast(timestamps: np.ndarray, values: np.ndarray, horizon: int, level: fl
     found = seasons(grid)
     steps = max(1, int(np.ceil((future[-1] - grid.timestamps()[-1]) / grid.step)))
     name, widen = choose(grid.values, steps, found, level)
-    path = METHODS[name](grid.values, steps, found, level)
+    path = _attempt(name, grid.values, steps, found, level)
+    if path is None:  # it fitted every backtest origin but not the whole series
+        name, path = "drift", drift(grid.values, steps, found, level)
     half = (path.upper - path.lower) / 2 * widen
     path = Path(path.mean, path.mean - half, path.mean + half)
     # Back from the grid to the input's own interval.
@@ -88,7 +90,9 @@ def choose(y: np.ndarray, steps: int, found: list[int], level: float) -> tuple[s
             break
         actual = y[origin : origin + steps]
         for n in candidates:
-            path = METHODS[n](y[:origin], len(actual), found, level)
+            path = _attempt(n, y[:origin], len(actual), found, level)
+            if path is None:
+                continue
             errors[n].append(float(np.mean(np.abs(path.mean - actual))))
             half = np.maximum((path.upper - path.lower) / 2, 1e-12)
             misses[n].append(np.abs(actual - path.mean) / half)
@@ -98,6 +102,19 @@ def choose(y: np.ndarray, steps: int, found: list[int], level: float) -> tuple[s
     best = min(scored, key=lambda n: (scored[n], candidates.index(n)))
     widen = float(np.quantile(np.concatenate(misses[best]), level))
     return best, max(1.0, widen)
+
+
+def _attempt(name: str, y: np.ndarray, steps: int, found: list[int], level: float) -> Path | None:
+    """One candidate's forecast, or None when it cannot fit these data: statsmodels fails in
+    many ways on degenerate series (constant, tiny, huge), and a candidate that fails loses."""
+    try:
+        with np.errstate(all="ignore"):
+            path = METHODS[name](y, steps, found, level)
+    except Exception:  # noqa: BLE001 - any failure of a fit only disqualifies that candidate
+        return None
+    if not all(np.isfinite(p).all() for p in (path.mean, path.lower, path.upper)):
+        return None
+    return path
 
 
 def _z(level: float) -> float:
