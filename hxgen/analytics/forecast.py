@@ -1,8 +1,9 @@
 """Forecast what follows a series, with a prediction interval.
 
 Candidates, from the simplest: the last value (naive), the same point one season ago
-(seasonal naive), the trend of the recent past (drift, what PromQL's predict_linear does), and
-exponential smoothing with a damped trend, fitted after STL removes the strongest season
+(seasonal naive), the trend of the recent past (drift, what PromQL's predict_linear does) and
+of the last horizon alone (recent drift, robust to steps further back), and
+exponential smoothing with a damped trend, fitted after MSTL removes every season found
 (ETS alone when there is none). The model is chosen by a rolling-origin backtest on the
 series itself: each candidate forecasts the horizon from a few past origins, and the smallest
 mean absolute error wins. Intervals are the model's own (ETS) or the textbook ones of the
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import norm, theilslopes
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import MSTL
 
@@ -141,10 +142,20 @@ def seasonal_naive(y: np.ndarray, steps: int, found: list[int], level: float) ->
 def drift(y: np.ndarray, steps: int, found: list[int], level: float) -> Path:
     """A straight line through the recent past (the last three horizons, or a season when
     there is one), extended: what predict_linear does, with its uncertainty."""
-    window = min(len(y), max(3 * steps, max(found, default=0), MIN_POINTS))
+    return _line(y, steps, max(3 * steps, max(found, default=0), MIN_POINTS), level, robust=False)
+
+
+def recent_drift(y: np.ndarray, steps: int, found: list[int], level: float) -> Path:
+    """The same over one horizon, with a Theil-Sen slope: the trend of right now, which a step
+    earlier in a longer window (a disk cleanup, a restart) would tilt."""
+    return _line(y, steps, max(steps, MIN_POINTS), level, robust=True)
+
+
+def _line(y: np.ndarray, steps: int, window: int, level: float, robust: bool) -> Path:
+    window = min(len(y), window)
     recent = y[-window:]
     x = np.arange(window, dtype=np.float64)
-    slope, intercept = np.polyfit(x, recent, 1)
+    slope, intercept = theilslopes(recent, x)[:2] if robust else np.polyfit(x, recent, 1)
     residuals = recent - (slope * x + intercept)
     sigma = np.sqrt(np.sum(residuals**2) / max(1, window - 2))
     ahead = np.arange(window, window + steps, dtype=np.float64)
@@ -179,7 +190,13 @@ def ets(y: np.ndarray, steps: int, found: list[int], level: float) -> Path:
     )
 
 
-METHODS: dict[str, Method] = {"naive": naive, "seasonal_naive": seasonal_naive, "drift": drift, "ets": ets}
+METHODS: dict[str, Method] = {
+    "naive": naive,
+    "seasonal_naive": seasonal_naive,
+    "drift": drift,
+    "recent_drift": recent_drift,
+    "ets": ets,
+}
 
 
 __all__ = ["Forecast", "forecast"]
