@@ -134,31 +134,21 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _bounded(convert: type, accept, rule: str):
+    """An argparse type: `text` converted (int or float) and checked, or a message saying why not."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if convert is int else ''}number") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}")
+        return value
+
+    return parse
 
 
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def _interval_level(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 50 < value < 100:
-        raise argparse.ArgumentTypeError("must be above 50 and below 100")
-    return value
+_positive = _bounded(int, lambda v: v >= 1, "at least 1")
+_unit_interval = _bounded(float, lambda v: 0 <= v <= 1, "between 0 and 1")
+_interval_level = _bounded(float, lambda v: 50 < v < 100, "above 50 and below 100")

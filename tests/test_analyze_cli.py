@@ -155,3 +155,19 @@ def test_degenerate_series_still_forecast(tmp_path, hxgen, values):
     assert all(float(r["lower"]) <= float(r["forecast"]) <= float(r["upper"]) for r in out)
     if len(set(values)) == 1:
         assert {float(r["forecast"]) for r in out} == {values[0]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast", "--horizon", "0"], "--horizon: must be at least 1"),
+        (["forecast", "--horizon", "x"], "--horizon: 'x' is not a whole number"),
+        (["forecast", "--horizon", "3", "--level", "40"], "--level: must be above 50 and below 100"),
+        (["anomalies", "--sensitivity", "2"], "--sensitivity: must be between 0 and 1"),
+    ],
+)
+def test_bad_arguments_are_exit_2_with_the_rule(tmp_path, hxgen, args, message):
+    src = write_series(tmp_path / "in.csv", daily(100))
+    result = hxgen("analyze", args[0], src, *args[1:])
+    assert result.code == 2
+    assert message in result.err

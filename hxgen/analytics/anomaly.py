@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .seasonality import DAY, regular, seasons
+from .series import interval
 
 MAD_TO_SIGMA = 1.4826
 # Rows, whatever their interval: the baseline and the yardstick look back about a day, capped.
@@ -75,8 +76,8 @@ def _novel(signal: np.ndarray, memory: int) -> np.ndarray:
 
 
 def _rows_per(timestamps: np.ndarray, span: np.timedelta64, low: int, high: int) -> int:
-    step = np.median(np.diff(timestamps).astype(np.int64)) if len(timestamps) > 1 else 1
-    return int(np.clip(span.astype("timedelta64[ns]").astype(np.int64) / max(step, 1), low, high))
+    """How many rows cover `span` at the series' interval, kept within [low, high]."""
+    return int(np.clip(span.astype("timedelta64[ns]") / interval(timestamps), low, high))
 
 
 def _baseline(timestamps: np.ndarray, x: np.ndarray, long: int, trend: int) -> np.ndarray:
