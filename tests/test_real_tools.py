@@ -168,11 +168,19 @@ RULE_TESTS = {
     "hx-slo.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-alerts.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-cost.test.yml": ROOT / "hx.yaml",
+    "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
 }
 
 
 def test_every_promtool_unit_test_is_run():
     assert {p.name for p in (DATA / "promtool").glob("*.test.yml")} == set(RULE_TESTS)
+
+
+def test_every_generated_alert_has_a_promtool_unit_test():
+    from hxgen import alerts
+
+    tested = "".join(p.read_text() for p in (DATA / "promtool").glob("*.test.yml"))
+    assert sorted(a for a in alerts.GENERATED if f"alertname: {a}\n" not in tested) == []
 
 
 @pytest.mark.parametrize("test_file", sorted(RULE_TESTS))
