@@ -12,6 +12,11 @@ DISK_FILLING_UP = "HxDiskFillingUp"
 DISK_FILLING_UP_FAST = "HxDiskFillingUpFast"
 PROBE_FAILING = "HxSyntheticProbeFailing"
 CERTIFICATE_EXPIRING = "HxCertificateExpiring"
+# Predictive: on what hx-analytics exports.
+CAPACITY_EXHAUSTION_FORECAST = "HxCapacityExhaustionForecast"
+DEMAND_FORECAST_ABOVE_THROUGHPUT = "HxDemandForecastAboveThroughput"
+ANOMALY_SUSTAINED = "HxAnomalySustained"
+ANALYTICS_STALE = "HxAnalyticsStale"
 # What a model that is down also looks like; silenced while HxModelDown fires.
 MODEL_SYMPTOMS = (
     "HxModelThroughputBelowTarget",
@@ -30,6 +35,10 @@ GENERATED = frozenset(
         DISK_FILLING_UP_FAST,
         PROBE_FAILING,
         CERTIFICATE_EXPIRING,
+        CAPACITY_EXHAUSTION_FORECAST,
+        DEMAND_FORECAST_ABOVE_THROUGHPUT,
+        ANOMALY_SUSTAINED,
+        ANALYTICS_STALE,
         *MODEL_SYMPTOMS,
         "HxModelErrorRateHigh",
         "HxHostMemoryHigh",

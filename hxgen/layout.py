@@ -20,6 +20,13 @@ VLLM_STATE = f"{STATE_ROOT}/vllm"
 TGI_STATE = f"{STATE_ROOT}/tgi"
 
 MODEL_SERVICE_PREFIX = "hx-model-"
+
+# The analytics daemon: the hxgen wheel in a venv of its own, run by its own user.
+ANALYTICS_SERVICE = "hx-analytics"
+ANALYTICS_USER = "hx-analytics"
+ANALYTICS_VENV = f"{HX_ROOT}/analytics"
+ANALYTICS_STATE = f"{STATE_ROOT}/analytics"
+ANALYTICS_CONFIG = f"{CONFIG_ROOT}/analytics.yml"
 ENGINE_BIND_ADDRESS = "127.0.0.1"  # engines are only reachable through the gateway
 
 

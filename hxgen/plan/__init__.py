@@ -8,6 +8,7 @@ from .. import layout
 from ..spec import Spec
 from ..spec.models import Model
 from . import engines
+from .analytics import AnalyticsPlan, build_analytics_plan
 from .gateway import GatewayPlan, build_gateway_plan
 from .probes import ProbePlan, build_probe_plan
 
@@ -70,6 +71,8 @@ class Plan:
     """None when the gateway is disabled."""
     probe: ProbePlan | None
     """None when nothing is probed (no gateway, or monitoring.probes disabled)."""
+    analytics: AnalyticsPlan | None
+    """None when analytics is disabled."""
 
     @property
     def host(self):
@@ -91,6 +94,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         vllm_package=package,
         gateway=build_gateway_plan(spec, models, probe) if spec.gateway.enabled else None,
         probe=probe,
+        analytics=build_analytics_plan(spec),
     )
 
 

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from ..plan import Plan
-from . import alert_rules, cost_rules, dashboards, gateway, inventory, monitoring, recording_rules, slo_rules, systemd
+from . import (
+    alert_rules,
+    analytics,
+    cost_rules,
+    dashboards,
+    gateway,
+    inventory,
+    monitoring,
+    predictive_rules,
+    recording_rules,
+    slo_rules,
+    systemd,
+)
 from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
 
 RENDERERS = (
     inventory.render,
     systemd.render,
+    analytics.render,
     gateway.render,
     monitoring.render,
     recording_rules.render,
     slo_rules.render,
     alert_rules.render,
     cost_rules.render,
+    predictive_rules.render,
     dashboards.render,
 )
 

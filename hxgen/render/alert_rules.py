@@ -11,11 +11,9 @@ from typing import Any
 
 from .. import alerts
 from ..plan import Plan
+from ..plan.analytics import DATA_FS, KV_CACHE_SATURATED
 from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
-
-# File systems that hold data; pseudo and in-memory ones never fill a disk.
-DATA_FS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs",mountpoint!~"/run.*|/sys.*|/proc.*"'
 
 
 def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels: str) -> dict:
@@ -126,7 +124,7 @@ def engine_alerts() -> list[dict]:
     return [
         _alert(
             "HxModelKvCacheSaturated",
-            "hx:model_kv_cache_usage:ratio > 0.95",
+            f"hx:model_kv_cache_usage:ratio > {KV_CACHE_SATURATED:g}",
             "10m",
             "ticket",
             "{{ $labels.model }}'s KV cache is full",

@@ -40,6 +40,7 @@ def components(plan: Plan) -> list[str]:
         "prometheus": True,
         "alertmanager": True,
         "grafana": spec.monitoring.grafana.enabled,
+        "analytics": plan.analytics is not None,
     }
     return [name for name, on in wanted.items() if on]
 
@@ -209,4 +210,13 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
     out["alertmanager"] = {"alertmanager_port": mon.alertmanager_port}
     if "grafana" in enabled:
         out["grafana"] = {"grafana_port": mon.grafana.port}
+    if plan.analytics is not None:
+        out["analytics"] = {
+            "analytics_service": plan.analytics.service,
+            "analytics_user": plan.analytics.user,
+            "analytics_port": plan.analytics.port,
+            "analytics_venv_dir": layout.ANALYTICS_VENV,
+            "analytics_state_dir": layout.ANALYTICS_STATE,
+            "analytics_config_file": layout.ANALYTICS_CONFIG,
+        }
     return out

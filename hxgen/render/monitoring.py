@@ -51,6 +51,8 @@ def scrape_jobs(plan: Plan) -> list[dict[str, Any]]:
         jobs.append(_job("qdrant", [f"{LOCAL}:{spec.databases.qdrant.http_port}"]))
     if mon.grafana.enabled:
         jobs.append(_job("grafana", [f"{LOCAL}:{mon.grafana.port}"]))
+    if plan.analytics is not None:
+        jobs.append(_job("analytics", [f"{LOCAL}:{plan.analytics.port}"]))
     return jobs
 
 

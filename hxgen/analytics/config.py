@@ -1,0 +1,83 @@
+"""The hx-analytics service's configuration: what hxgen renders into analytics.yml
+(hxgen.render.analytics), read back and checked before the service starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..loader import SpecLoadError, load
+
+VERSION = "hx-analytics/v1"
+
+
+def horizon_label(minutes: int) -> str:
+    """30 → 30m, 60 → 1h, 1440 → 1d: the way PromQL writes durations, and the value of the
+    exported `horizon` label."""
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Listen(_Strict):
+    address: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class Anomaly(_Strict):
+    sensitivity: float = Field(default=0.5, ge=0, le=1)
+
+
+class SeriesConfig(_Strict):
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    member: str | None = None
+    """The label that tells members apart; exported as `model` when it is `model`, else as
+    `resource`. None: every label of a result tells it apart."""
+    horizons_minutes: list[int] = Field(min_length=1)
+    limit: float | None = None
+
+
+class ServiceConfig(_Strict):
+    version: Literal["hx-analytics/v1"]
+    prometheus_url: str = Field(pattern=r"^https?://")
+    listen: Listen
+    interval_s: int = Field(ge=1)
+    history_days: int = Field(ge=1)
+    prediction_interval: float = Field(gt=0.5, lt=1)
+    anomaly: Anomaly = Field(default_factory=Anomaly)
+    series: list[SeriesConfig]
+
+
+class ConfigError(Exception):
+    """The file is missing, is not YAML, or does not match ServiceConfig; the message says
+    where (file:line) and what."""
+
+
+def load_config(path: Path) -> ServiceConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
+    try:
+        source = load(text, str(path))
+    except SpecLoadError as exc:
+        line, column = exc.position
+        raise ConfigError(f"{path}:{line}:{column}: {exc.diagnostic.message}") from None
+    try:
+        return ServiceConfig.model_validate(source.data)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            line, column = source.locate(tuple(e["loc"]))
+            where = ".".join(str(p) for p in e["loc"]) or "the document"
+            problems.append(f"{path}:{line}:{column}: {where}: {e['msg']}")
+        hint = "regenerate it with `hxgen render` rather than editing it"
+        raise ConfigError("\n".join(problems) + f"\n({hint})") from None

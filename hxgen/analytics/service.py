@@ -1,0 +1,202 @@
+"""hx-analytics: every cycle, read the configured series from Prometheus, score and forecast
+each member, and export the results for Prometheus to scrape (and alert on).
+
+When Prometheus cannot answer, the service keeps its last results for a few cycles, retries
+with a growing pause, then withdraws them: predictive alerts must not act on stale forecasts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, start_http_server
+
+from .. import __version__
+from .analysis import analyse
+from .config import ConfigError, ServiceConfig, horizon_label, load_config
+from .exporter import Health, Results, Snapshot
+from .history import History
+from .prometheus import Prometheus, PrometheusUnavailable, QueryFailed
+
+DEFAULT_CONFIG = "/etc/hx/analytics.yml"
+MAX_BACKOFF_S = 300
+STALE_CYCLES = 5
+"""Cycles without Prometheus after which the last results are withdrawn."""
+
+EXIT_OK, EXIT_CONFIG, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+log = logging.getLogger("hx-analytics")
+
+
+class Analyzer:
+    """The cycle itself: fetch what is new, analyse every member, return a snapshot."""
+
+    def __init__(self, config: ServiceConfig, prometheus: Prometheus, health: Health, clock: Callable[[], float]):
+        self.config, self.prometheus, self.health, self.clock = config, prometheus, health, clock
+        window_s = config.history_days * 86400
+        self.histories = {s.name: History(s.member, window_s, config.interval_s) for s in config.series}
+
+    def cycle(self) -> Snapshot:
+        now = self.clock()
+        results = {}
+        for s in self.config.series:
+            history = self.histories[s.name]
+            start, end = history.next_span(now)
+            try:
+                fetched = self.prometheus.query_range(s.query, start, end, self.config.interval_s)
+            except QueryFailed as exc:
+                log.error("series %s: Prometheus rejects its query: %s", s.name, exc)
+                self.health.errors.labels(s.name, "query").inc()
+                continue
+            history.update(fetched, start, end)
+            for member, points in history.members.items():
+                try:
+                    results[(s.name, member)] = analyse(
+                        points.timestamps,
+                        points.values,
+                        step_s=self.config.interval_s,
+                        horizons_minutes=s.horizons_minutes,
+                        level=self.config.prediction_interval,
+                        sensitivity=self.config.anomaly.sensitivity,
+                        limit=s.limit,
+                    )
+                except Exception:  # noqa: BLE001 - one member's failed fit must not stop the others
+                    log.exception("series %s %s: the analysis failed", s.name, member)
+                    self.health.errors.labels(s.name, "fit").inc()
+        return Snapshot(results)
+
+
+class Service:
+    def __init__(self, config: ServiceConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.results = Results()
+        self.registry.register(self.results)
+        self.health = Health(self.registry)
+        self.analyzer = Analyzer(config, Prometheus(config.prometheus_url), self.health, clock)
+        self.clock = clock
+        self.failures = 0
+        self.last_success = 0.0
+        self.started = clock()
+
+    def run_once(self) -> float:
+        """One cycle; publishes its results and returns how long to wait before the next."""
+        started = time.monotonic()
+        try:
+            snapshot = self.analyzer.cycle()
+        except PrometheusUnavailable as exc:
+            return self._failed(exc)
+        if self.failures or not self.last_success:
+            log.info("Prometheus answers: %d members analysed", len(snapshot.results))
+        elapsed = time.monotonic() - started
+        self.results.publish(snapshot)
+        self.health.prometheus_up.set(1)
+        self.health.cycles.labels("ok").inc()
+        self.health.cycle_duration.set(elapsed)
+        self.health.series.set(len(snapshot.results))
+        self.last_success = self.clock()
+        self.health.last_success.set(self.last_success)
+        self.failures = 0
+        return max(0.0, self.config.interval_s - elapsed)
+
+    def _failed(self, exc: PrometheusUnavailable) -> float:
+        self.failures += 1
+        self.health.prometheus_up.set(0)
+        self.health.cycles.labels("failed").inc()
+        wait = min(self.config.interval_s * 2 ** (self.failures - 1), max(MAX_BACKOFF_S, self.config.interval_s))
+        log.warning("Prometheus unavailable (%s); failure %d, retrying in %.0f s", exc, self.failures, wait)
+        fresh_since = max(self.last_success, self.started)
+        if self.clock() - fresh_since > STALE_CYCLES * self.config.interval_s and self.results.latest.results:
+            log.warning("withdrawing the results of %d cycles ago: they are stale", self.failures)
+            self.results.publish(Snapshot())
+        return wait
+
+    def serve(self, stop: threading.Event) -> None:
+        listen = self.config.listen
+        server, _thread = start_http_server(listen.port, listen.address, registry=self.registry)
+        log.info(
+            "hx-analytics %s: %d series from %s every %d s; metrics on http://%s:%d/metrics",
+            __version__,
+            len(self.config.series),
+            self.config.prometheus_url,
+            self.config.interval_s,
+            listen.address,
+            listen.port,
+        )
+        try:
+            while not stop.is_set():
+                stop.wait(self.run_once())
+        finally:
+            server.shutdown()
+            log.info("stopped")
+
+
+def summary(snapshot: Snapshot) -> dict:
+    """A cycle's results as JSON-ready data (for --once)."""
+    rows = []
+    for (series, member), a in snapshot.ordered():
+        row = {"series": series, "model": member.model, "resource": member.resource, "anomaly_score": a.anomaly_score}
+        row |= {"method": a.model, "points": a.points}
+        row["forecast"] = {horizon_label(m): vars(b) for m, b in a.horizons.items()}
+        if a.exhaustion_s is not None:
+            row["capacity_exhaustion_s"] = "+Inf" if math.isinf(a.exhaustion_s) else a.exhaustion_s
+        rows.append(row)
+    return {"members": rows}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hx-analytics",
+        description="Forecast and score the series in the configuration, from Prometheus, and export the results "
+        "for Prometheus to scrape (hx_forecast, hx_anomaly_score, hx_capacity_exhaustion_seconds).",
+        epilog="Exit codes: 0 success, 1 invalid configuration, 2 usage, 3 Prometheus unavailable (--once).",
+    )
+    p.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG), help=f"default: {DEFAULT_CONFIG}")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="check the configuration and exit")
+    mode.add_argument("--once", action="store_true", help="run one cycle, print its results as JSON and exit")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"hx-analytics: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check:
+        print(f"{args.config}: {len(config.series)} series, valid")
+        return EXIT_OK
+    service = Service(config)
+    if args.once:
+        try:
+            snapshot = service.analyzer.cycle()
+        except PrometheusUnavailable as exc:
+            print(f"hx-analytics: Prometheus unavailable: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        json.dump(summary(snapshot), sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    service.serve(stop)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
