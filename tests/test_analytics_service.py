@@ -109,6 +109,24 @@ def test_one_cycle_scores_forecasts_and_finds_the_filling_kv_cache(prometheus, t
     assert "capacity_exhaustion_s" not in found["request-rate", "tiny-a"]  # no limit to reach
 
 
+def test_a_member_keeps_its_forecasting_method_for_an_hour(prometheus, tmp_path):
+    """The backtest is most of a cycle's cost: its choice is reused, then made again."""
+    config = load_config(write_config(tmp_path / "a.yml", prometheus.url, interval_s=60, history_days=3))
+    now = [time.time()]
+    service = Service(config, clock=lambda: now[0])
+    first = service.analyzer.cycle()
+    kept = dict(service.analyzer.choices)
+    assert set(kept) == set(first.results)
+    assert all(now[0] + 3600 <= expires <= now[0] + 5400 for _, expires in kept.values())
+    now[0] += 60
+    second = service.analyzer.cycle()
+    assert service.analyzer.choices == kept
+    assert {k: a.model for k, a in second.results.items()} == {k: a.model for k, a in first.results.items()}
+    now[0] += 5400
+    service.analyzer.cycle()
+    assert all(expires > now[0] for _, expires in service.analyzer.choices.values())  # chosen anew
+
+
 def test_once_without_prometheus_says_so(tmp_path, capsys):
     config = write_config(tmp_path / "analytics.yml", f"http://127.0.0.1:{free_port()}")
     code = main(["--config", str(config), "--once"])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .anomaly import anomaly_scores
-from .forecast import MIN_POINTS, forecast
+from .forecast import MIN_POINTS, Choice, forecast
 
 WARMING_UP = "warming-up"
 """The model name while the history is too short to forecast from."""
@@ -33,6 +33,8 @@ class Analysis:
     """Seconds until the forecast reaches the limit: 0 when it already has, +inf when not
     within the longest horizon; None without a limit or a forecast."""
     points: int
+    choice: Choice | None = None
+    """The backtest's decision, for the next cycles to reuse."""
 
 
 def analyse(
@@ -44,18 +46,19 @@ def analyse(
     level: float,
     sensitivity: float,
     limit: float | None,
+    choice: Choice | None = None,
 ) -> Analysis:
     when = (np.asarray(timestamps_s) * 1e9).astype("datetime64[ns]")
     score = float(anomaly_scores(when, values, sensitivity)[-1])
     if len(values) < MIN_POINTS:
         return Analysis(score, WARMING_UP, {}, None, len(values))
     steps = {h: max(1, math.ceil(h * 60 / step_s)) for h in horizons_minutes}
-    f = forecast(when, values, max(steps.values()), level)
+    f = forecast(when, values, max(steps.values()), level, choice)
     bounds = {h: Bounds(float(f.mean[n - 1]), float(f.lower[n - 1]), float(f.upper[n - 1])) for h, n in steps.items()}
     exhaustion = None
     if limit is not None:
         exhaustion = _time_to_limit(values[-1], f.mean, f.timestamps, when[-1], limit)
-    return Analysis(score, f.model, bounds, exhaustion, len(values))
+    return Analysis(score, f.model, bounds, exhaustion, len(values), f.choice)
 
 
 def _time_to_limit(now: float, path: np.ndarray, at: np.ndarray, last: np.datetime64, limit: float) -> float:

@@ -32,12 +32,24 @@ BACKTEST_ORIGINS = 3
 
 
 @dataclass(frozen=True)
+class Choice:
+    """What the backtest decided: the method, and how much its interval must widen. The live
+    service keeps it for a while: the backtest is most of a forecast's cost, and what suits a
+    series changes over hours, not minutes."""
+
+    method: str
+    widen: float
+
+
+@dataclass(frozen=True)
 class Forecast:
     timestamps: np.ndarray
     mean: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
     model: str
+    choice: Choice | None
+    """The backtest's decision, to pass back in; None when the chosen method failed to fit."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,11 @@ class Path:
 Method = Callable[[np.ndarray, int, list[int], float], Path]
 
 
-def forecast(timestamps: np.ndarray, values: np.ndarray, horizon: int, level: float = 0.9) -> Forecast:
+def forecast(
+    timestamps: np.ndarray, values: np.ndarray, horizon: int, level: float = 0.9, choice: Choice | None = None
+) -> Forecast:
+    """The `horizon` points after the input, with a `level` prediction interval. The method is
+    chosen by backtest unless a recent `choice` is given."""
     if horizon < 1:
         raise SeriesError("the horizon must be at least one point")
     if len(values) < MIN_POINTS:
@@ -62,10 +78,12 @@ def forecast(timestamps: np.ndarray, values: np.ndarray, horizon: int, level: fl
     grid = regular(timestamps, values, MAX_POINTS)
     found = seasons(grid)
     steps = max(1, int(np.ceil((future[-1] - grid.timestamps()[-1]) / grid.step)))
-    name, widen = choose(grid.values, steps, found, level)
+    if choice is None:
+        choice = Choice(*choose(grid.values, steps, found, level))
+    name, widen = choice.method, choice.widen
     path = _attempt(name, grid.values, steps, found, level)
-    if path is None:  # it fitted every backtest origin but not the whole series
-        name, path = "drift", drift(grid.values, steps, found, level)
+    if path is None:  # it fitted every backtest origin (or the last series) but not this one
+        name, path, choice = "drift", drift(grid.values, steps, found, level), None
     half = (path.upper - path.lower) / 2 * widen
     path = Path(path.mean, path.mean - half, path.mean + half)
     # Back from the grid to the input's own interval.
@@ -74,7 +92,7 @@ def forecast(timestamps: np.ndarray, values: np.ndarray, horizon: int, level: fl
     def on_input_interval(points: np.ndarray) -> np.ndarray:
         return np.interp(future.astype(np.int64), at, np.concatenate(([grid.values[-1]], points)))
 
-    return Forecast(future, *(on_input_interval(p) for p in (path.mean, path.lower, path.upper)), name)
+    return Forecast(future, *(on_input_interval(p) for p in (path.mean, path.lower, path.upper)), name, choice)
 
 
 def choose(y: np.ndarray, steps: int, found: list[int], level: float) -> tuple[str, float]:

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,13 +25,17 @@ from .. import __version__
 from .analysis import analyse
 from .config import ConfigError, ServiceConfig, horizon_label, load_config
 from .exporter import Health, Results, Snapshot
-from .history import History
+from .forecast import Choice
+from .history import History, Member
 from .prometheus import Prometheus, PrometheusUnavailable, QueryFailed
 
 DEFAULT_CONFIG = "/etc/hx/analytics.yml"
 MAX_BACKOFF_S = 300
 STALE_CYCLES = 5
 """Cycles without Prometheus after which the last results are withdrawn."""
+RECHOOSE_S = 3600
+"""How long a member keeps the forecasting method its backtest chose (plus up to half as
+long again, so that members do not all backtest in the same cycle)."""
 
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -44,6 +49,7 @@ class Analyzer:
         self.config, self.prometheus, self.health, self.clock = config, prometheus, health, clock
         window_s = config.history_days * 86400
         self.histories = {s.name: History(s.member, window_s, config.interval_s) for s in config.series}
+        self.choices: dict[tuple[str, Member], tuple[Choice, float]] = {}
 
     def cycle(self) -> Snapshot:
         now = self.clock()
@@ -59,8 +65,9 @@ class Analyzer:
                 continue
             history.update(fetched, start, end)
             for member, points in history.members.items():
+                key = (s.name, member)
                 try:
-                    results[(s.name, member)] = analyse(
+                    results[key] = analyse(
                         points.timestamps,
                         points.values,
                         step_s=self.config.interval_s,
@@ -68,11 +75,26 @@ class Analyzer:
                         level=self.config.prediction_interval,
                         sensitivity=self.config.anomaly.sensitivity,
                         limit=s.limit,
+                        choice=self._choice(key, now),
                     )
                 except Exception:  # noqa: BLE001 - one member's failed fit must not stop the others
                     log.exception("series %s %s: the analysis failed", s.name, member)
                     self.health.errors.labels(s.name, "fit").inc()
+                    continue
+                self._keep_choice(key, results[key].choice, now)
+        self.choices = {key: kept for key, kept in self.choices.items() if key in results}
         return Snapshot(results)
+
+    def _choice(self, key: tuple[str, Member], now: float) -> Choice | None:
+        kept = self.choices.get(key)
+        return kept[0] if kept and now < kept[1] else None
+
+    def _keep_choice(self, key: tuple[str, Member], choice: Choice | None, now: float) -> None:
+        if choice is None:
+            self.choices.pop(key, None)
+        elif key not in self.choices or now >= self.choices[key][1]:
+            spread = zlib.crc32(repr(key).encode()) % 1000 / 2000  # 0 to 0.5, the same every run
+            self.choices[key] = (choice, now + RECHOOSE_S * (1 + spread))
 
 
 class Service:
