@@ -23,6 +23,7 @@ MODEL_SYMPTOMS = (
     "HxModelLatencyAboveTarget",
     "HxModelQueueGrowing",
     "HxModelKvCacheSaturated",
+    ANOMALY_SUSTAINED,  # its request rate and queue fall to nothing, which is anomalous
 )
 GENERATED = frozenset(
     {

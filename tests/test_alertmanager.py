@@ -161,6 +161,7 @@ def test_a_model_that_is_down_silences_its_latency_and_a_page_silences_its_ticke
         {"alertname": "HxModelDown", "severity": "page", "model": "tiny-a"},
         {"alertname": "HxErrorBudgetBurn", "severity": "page", "model": "tiny-a", "slo": "ttft"},
         {"alertname": "HxModelQueueGrowing", "severity": "ticket", "model": "tiny-a"},
+        {"alertname": "HxAnomalySustained", "severity": "ticket", "model": "tiny-a", "series": "request-rate"},
         {"alertname": "HxErrorBudgetBurn", "severity": "ticket", "model": "tiny-b", "slo": "availability"},
         # A different model's ticket: not covered by any page, so it is delivered.
         {"alertname": "HxModelQueueGrowing", "severity": "ticket", "model": "tiny-b"},
@@ -172,6 +173,7 @@ def test_a_model_that_is_down_silences_its_latency_and_a_page_silences_its_ticke
     assert ("HxModelDown", "tiny-a") in oncall
     assert ("HxErrorBudgetBurn", "tiny-a") not in oncall  # its latency, explained by HxModelDown
     assert ("HxModelQueueGrowing", "tiny-a") not in chat  # a symptom of the same outage
+    assert ("HxAnomalySustained", "tiny-a") not in chat  # its traffic falling to nothing, too
     # tiny-b's availability page (previous test, still firing) covers its availability ticket.
     assert ("HxErrorBudgetBurn", "tiny-b") not in chat
     assert ("HxModelQueueGrowing", "tiny-b") in chat
