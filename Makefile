@@ -112,6 +112,7 @@ bench: setup-test
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/gateway.py
 	$(PY) benchmarks/analytics.py
+	$(PY) benchmarks/analytics_service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
