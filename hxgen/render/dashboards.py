@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import layout
 from ..plan import ModelService, Plan
+from . import predictive_rules
 from .common import RENDERED_DIR, Artifact, yaml_text
 from .grafana import DATASOURCE_UID, WIDTH, Grid, above, below, dashboard, stat, table, timeseries, up_stat
 
@@ -34,6 +35,7 @@ TITLE_QUEUE = "Waiting and running requests"
 TITLE_CPU = "CPU busy"
 TITLE_MEMORY = "Memory used"
 GPU_ROW_PREFIX = "GPU "
+PREDICTIONS_ROW = "Predictions (hx-analytics)"
 
 
 QUANTILES = ("p50", "p95", "p99")
@@ -356,6 +358,10 @@ def resources(plan: Plan) -> dict[str, Any]:
             grid.row(f"{GPU_ROW_PREFIX}{gpu.index} ({gpu.model}): {', '.join(on_it) or 'no model'}")
             for panel in gpu_panels(gpu.index, targets.gpu_max_percent):
                 grid.add(panel, w=6)
+    if plan.analytics is not None:
+        grid.row(PREDICTIONS_ROW)
+        for panel in prediction_panels():
+            grid.add(panel, w=6)
     return dashboard(
         plan,
         UID_RESOURCES,
@@ -364,6 +370,48 @@ def resources(plan: Plan) -> dict[str, Any]:
         + (" and each GPU (DCGM exporter)." if plan.spec.host.profile == "gpu" else "."),
         grid,
     )
+
+
+def prediction_panels() -> list[dict[str, Any]]:
+    member = "{{series}} {{model}}{{resource}}"
+    return [
+        timeseries(
+            "Time until a resource is exhausted",
+            "When hx-analytics' forecast reaches each limited series' limit (KV cache 95 %, GPU memory, "
+            "disk); no line while it stays below it within the longest horizon (hx_capacity_exhaustion_seconds).",
+            [("hx_capacity_exhaustion_seconds < +Inf", member)],
+            "s",
+        ),
+        timeseries(
+            "Anomaly scores",
+            "How unusual each series' latest value is, 0 to 1 (hx_anomaly_score). Dashed line: the score "
+            "HxAnomalySustained needs for most of its window.",
+            [("hx_anomaly_score", member)],
+            "percentunit",
+            maximum=1,
+            thresholds=above(predictive_rules.SUSTAINED_SCORE),
+        ),
+        timeseries(
+            "Request rate forecast",
+            "Each model's forecast request rate at every horizon (hx_forecast, bound=forecast), beside "
+            "its current rate (hx:model_requests:rate5m).",
+            [
+                ('hx_forecast{series="request-rate",bound="forecast"}', "{{model}} in {{horizon}}"),
+                ("hx:model_requests:rate5m", "{{model}} now"),
+            ],
+            "reqps",
+        ),
+        timeseries(
+            "hx-analytics",
+            "Wall time of the service's last cycle (hx_analytics_cycle_duration_seconds); it should stay "
+            "well below the interval. Failed cycles per minute mean Prometheus did not answer.",
+            [
+                ("hx_analytics_cycle_duration_seconds", "cycle"),
+                (f'rate(hx_analytics_cycles_total{{outcome="failed"}}[{RATE}]) * 60', "failed cycles per minute"),
+            ],
+            "s",
+        ),
+    ]
 
 
 def gpu_panels(index: int, gpu_max_percent: float) -> list[dict[str, Any]]:

@@ -182,6 +182,20 @@ def test_no_gpu_panels_on_the_sandbox():
         assert not [q for q in grafana.queries(spec_board) if "DCGM_" in q]
 
 
+def test_predictions_row_reads_what_hx_analytics_exports():
+    plan = plan_of("sandbox/hx.yaml")
+    board = {b["uid"]: b for b in dashboards.build_dashboards(plan)}["hx-resources"]
+    predictions = row_panels(board, dashboards.PREDICTIONS_ROW)
+    exprs = " ".join(t["expr"] for p in predictions for t in p["targets"])
+    for series in ("hx_capacity_exhaustion_seconds", "hx_anomaly_score", "hx_forecast", "hx_analytics_cycles_total"):
+        assert series in exprs
+    assert 0.4 in thresholds(next(p for p in predictions if p["title"] == "Anomaly scores"))
+    off = plan.spec.model_copy(update={"analytics": plan.spec.analytics.model_copy(update={"enabled": False})})
+    without = dataclasses.replace(plan, spec=off, analytics=None)
+    board = {b["uid"]: b for b in dashboards.build_dashboards(without)}["hx-resources"]
+    assert dashboards.PREDICTIONS_ROW not in row_titles(board)
+
+
 def test_integration_sections_only_for_enabled_components():
     sandbox = " ".join(row_titles(boards("sandbox/hx.yaml")["hx-integrations"]))
     assert "Gateway" in sandbox and "PostgreSQL" in sandbox and "PgBouncer" in sandbox
