@@ -32,6 +32,7 @@ SERVICES = [
     "prometheus-alertmanager",
     "prometheus-node-exporter",
     "prometheus-blackbox-exporter",
+    "hx-analytics",
 ]
 
 
@@ -115,6 +116,7 @@ def test_service_is_active_and_enabled(host, service):
         ("127.0.0.1", 8002),
         ("127.0.0.1", 8443),
         ("127.0.0.1", 9090),
+        ("127.0.0.1", 9105),
         ("127.0.0.1", 9115),
     ],
 )
@@ -231,6 +233,7 @@ def test_prometheus_scrapes_every_target_up():
         "blackbox",
         "probe-gateway",
         "probe-model-call",
+        "analytics",
     }
     assert down == []
 
@@ -278,7 +281,9 @@ def test_every_rule_loads_and_the_watchdog_reaches_alertmanager():
     with urllib.request.urlopen(f"{PROMETHEUS}/api/v1/rules", timeout=10) as response:
         groups = json.load(response)["data"]["groups"]
     unhealthy = [r["name"] for g in groups for r in g["rules"] if r["health"] != "ok"]
-    assert {g["file"].rsplit("/", 1)[-1] for g in groups} == {"hx-models.yml", "hx-slo.yml", "hx-alerts.yml"}
+    rendered = {p.name for p in (SANDBOX_SPEC.parent / "rendered/prometheus/rules").glob("*.yml")}
+    assert rendered >= {"hx-models.yml", "hx-slo.yml", "hx-alerts.yml", "hx-predictive.yml"}
+    assert {g["file"].rsplit("/", 1)[-1] for g in groups} == rendered
     assert unhealthy == []
     deadline = time.monotonic() + 60
     while True:
@@ -348,6 +353,45 @@ def test_every_dashboard_query_runs_on_the_sandbox_prometheus():
             break
         time.sleep(5)
     assert empty == []
+
+
+def test_analytics_runs_as_its_own_user_with_the_rendered_configuration(host):
+    pid = int(host.service("hx-analytics").systemd_properties["MainPID"])
+    assert pid > 0
+    assert host.process.get(pid=pid).user == "hx-analytics"
+    config = host.file("/etc/hx/analytics.yml")
+    assert config.is_file
+    assert (config.user, config.group, config.mode) == ("root", "root", 0o644)
+    assert "version: hx-analytics/v1" in config.content_string
+
+
+def test_prometheus_scrapes_the_analytics_service():
+    result = wait_for_result('up{job="analytics"}', lambda r: len(r) == 1 and r[0]["value"][1] == "1", timeout_s=60)
+    assert [(r["metric"]["instance"], r["value"][1]) for r in result] == [("127.0.0.1:9105", "1")]
+
+
+# What the sandbox's hx-analytics exports once it has a few cycles (15 s each) of history: tiny-a's
+# request rate exists even without traffic.
+ANALYTICS_SERIES = {
+    "score": 'hx_anomaly_score{series="request-rate",model="tiny-a"}',
+    "forecast": 'hx_forecast{series="request-rate",model="tiny-a",bound="forecast"}',
+    "cycle": "hx_analytics_cycle_duration_seconds",
+}
+
+
+def test_analytics_forecasts_and_scores_reach_prometheus():
+    deadline = time.monotonic() + 240
+    while True:
+        results = {name: prometheus_query(query)["data"]["result"] for name, query in ANALYTICS_SERIES.items()}
+        empty = sorted(name for name, result in results.items() if not result)
+        if not empty or time.monotonic() > deadline:
+            break
+        time.sleep(10)
+    assert empty == []
+    assert len(results["score"]) == 1 and 0 <= float(results["score"][0]["value"][1]) <= 1
+    # One central forecast per horizon of the series (request-rate: 60 and 1440 minutes).
+    assert sorted(r["metric"]["horizon"] for r in results["forecast"]) == ["1d", "1h"]
+    assert float(results["cycle"][0]["value"][1]) > 0
 
 
 def test_a_killed_model_is_restarted_and_served_again(host, tls, record_property):
