@@ -26,7 +26,7 @@ from hxgen.analytics.analysis import Analysis, Bounds
 from hxgen.analytics.config import ConfigError, load_config
 from hxgen.analytics.exporter import Snapshot
 from hxgen.analytics.history import Member
-from hxgen.analytics.service import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, Service, main
+from hxgen.analytics.service import EXIT_CANNOT_LISTEN, EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, Service, main
 from hxgen.pipeline import check_file
 from hxgen.plan import build_plan
 from hxgen.render.analytics import config as analytics_config
@@ -121,7 +121,7 @@ def test_a_member_keeps_its_forecasting_method_for_an_hour(prometheus, tmp_path)
     now[0] += 60
     second = service.analyzer.cycle()
     assert service.analyzer.choices == kept
-    assert {k: a.model for k, a in second.results.items()} == {k: a.model for k, a in first.results.items()}
+    assert {k: a.method for k, a in second.results.items()} == {k: a.method for k, a in first.results.items()}
     now[0] += 5400
     service.analyzer.cycle()
     assert all(expires > now[0] for _, expires in service.analyzer.choices.values())  # chosen anew
@@ -132,6 +132,19 @@ def test_once_without_prometheus_says_so(tmp_path, capsys):
     code = main(["--config", str(config), "--once"])
     assert code == EXIT_UNAVAILABLE
     assert "Prometheus unavailable" in capsys.readouterr().err
+
+
+def test_a_taken_port_is_reported_not_a_traceback(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        listen = {"address": "127.0.0.1", "port": port}
+        config = write_config(tmp_path / "analytics.yml", f"http://127.0.0.1:{free_port()}", listen=listen)
+        assert main(["--config", str(config)]) == EXIT_CANNOT_LISTEN
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
 def test_check_accepts_the_rendered_configuration(capsys):

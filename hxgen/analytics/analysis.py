@@ -12,7 +12,7 @@ from .anomaly import anomaly_scores
 from .forecast import MIN_POINTS, Choice, forecast
 
 WARMING_UP = "warming-up"
-"""The model name while the history is too short to forecast from."""
+"""The method named while the history is too short to forecast from."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Bounds:
 @dataclass(frozen=True)
 class Analysis:
     anomaly_score: float
-    model: str
+    method: str
     """The forecasting method the backtest chose, or WARMING_UP."""
     horizons: dict[int, Bounds]
     """Minutes ahead → the forecast then; empty while warming up."""

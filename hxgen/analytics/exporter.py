@@ -61,7 +61,7 @@ class Results(Collector):
         for (series, member), a in self.latest.ordered():
             labels = [series, member.model, member.resource]
             score.add_metric(labels, a.anomaly_score)
-            info.add_metric([*labels, a.model], 1)
+            info.add_metric([*labels, a.method], 1)
             points.add_metric(labels, a.points)
             for minutes, b in a.horizons.items():
                 h = horizon_label(minutes)

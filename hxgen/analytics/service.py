@@ -37,7 +37,7 @@ RECHOOSE_S = 3600
 """How long a member keeps the forecasting method its backtest chose (plus up to half as
 long again, so that members do not all backtest in the same cycle)."""
 
-EXIT_OK, EXIT_CONFIG, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_CONFIG, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_CANNOT_LISTEN = 0, 1, 2, 3, 4
 
 log = logging.getLogger("hx-analytics")
 
@@ -144,7 +144,8 @@ class Service:
             self.results.publish(Snapshot())
         return wait
 
-    def serve(self, stop: threading.Event) -> None:
+    def listen(self):
+        """Serve the metrics; raises OSError when the port cannot be bound."""
         listen = self.config.listen
         server, _thread = start_http_server(listen.port, listen.address, registry=self.registry)
         log.info(
@@ -156,12 +157,12 @@ class Service:
             listen.address,
             listen.port,
         )
-        try:
-            while not stop.is_set():
-                stop.wait(self.run_once())
-        finally:
-            server.shutdown()
-            log.info("stopped")
+        return server
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            stop.wait(self.run_once())
+        log.info("stopped")
 
 
 def summary(snapshot: Snapshot) -> dict:
@@ -169,7 +170,7 @@ def summary(snapshot: Snapshot) -> dict:
     rows = []
     for (series, member), a in snapshot.ordered():
         row = {"series": series, "model": member.model, "resource": member.resource, "anomaly_score": a.anomaly_score}
-        row |= {"method": a.model, "points": a.points}
+        row |= {"method": a.method, "points": a.points}
         row["forecast"] = {horizon_label(m): vars(b) for m, b in a.horizons.items()}
         if a.exhaustion_s is not None:
             row["capacity_exhaustion_s"] = "+Inf" if math.isinf(a.exhaustion_s) else a.exhaustion_s
@@ -182,7 +183,8 @@ def parser() -> argparse.ArgumentParser:
         prog="hx-analytics",
         description="Forecast and score the series in the configuration, from Prometheus, and export the results "
         "for Prometheus to scrape (hx_forecast, hx_anomaly_score, hx_capacity_exhaustion_seconds).",
-        epilog="Exit codes: 0 success, 1 invalid configuration, 2 usage, 3 Prometheus unavailable (--once).",
+        epilog="Exit codes: 0 success, 1 invalid configuration, 2 usage, 3 Prometheus unavailable (--once), "
+        "4 cannot listen on the configured address.",
     )
     p.add_argument("--config", type=Path, default=Path(DEFAULT_CONFIG), help=f"default: {DEFAULT_CONFIG}")
     mode = p.add_mutually_exclusive_group()
@@ -213,10 +215,19 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(summary(snapshot), sys.stdout, indent=2)
         print()
         return EXIT_OK
+    try:
+        server = service.listen()
+    except OSError as exc:
+        listen = config.listen
+        print(f"hx-analytics: cannot listen on {listen.address}:{listen.port}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    service.serve(stop)
+    try:
+        service.run(stop)
+    finally:
+        server.shutdown()
     return EXIT_OK
 
 
