@@ -4,7 +4,8 @@ last fetched), and the memory they need.
 
 The series are the analytics speed corpus (benchmarks/analytics_corpus.py), backfilled into a
 fresh Prometheus with promtool, ending now, and read back through one user query whose members
-are the series. Prints JSON.
+are the series. The cycles run in a child process, so that its peak memory is the service's
+alone. Prints JSON.
 
     python benchmarks/analytics_service.py [--quick] [--members 200] [--days 14] [--seed 0]
 """
@@ -15,6 +16,7 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,10 +65,29 @@ def config(url: str, days: int) -> ServiceConfig:
     )
 
 
-def timed_cycle(service: Service) -> tuple[float, int]:
+def timed_cycle(service: Service) -> dict:
     started = time.perf_counter()
     snapshot = service.analyzer.cycle()
-    return time.perf_counter() - started, len(snapshot.results)
+    seconds = time.perf_counter() - started
+    phases = {phase: round(s, 2) for phase, s in service.analyzer.phases.items()}
+    return {"seconds": round(seconds, 2), "members": len(snapshot.results), **phases}
+
+
+def cycles(url: str, days: int) -> dict:
+    """The child's part: a first cycle and a few steady ones, as the service runs them."""
+    service = Service(config(url, days))
+    first = timed_cycle(service)
+    log(f"first cycle: {first}")
+    steady = []
+    for _ in range(STEADY_CYCLES):
+        steady.append(timed_cycle(service))
+        log(f"steady cycle: {steady[-1]}")
+    return {
+        "first_cycle": first,
+        "steady_cycle_median_s": statistics.median(c["seconds"] for c in steady),
+        "steady_cycles": steady,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def measure(seed: int, members: int, days: int) -> dict:
@@ -80,27 +101,11 @@ def measure(seed: int, members: int, days: int) -> dict:
         server = PrometheusServer(data, free_port())
         server.start()
         try:
-            service = Service(config(server.url, days))
-            first, analysed = timed_cycle(service)
-            log(f"first cycle: {first:.1f} s for {analysed} members")
-            steady = []
-            for _ in range(STEADY_CYCLES):
-                seconds, _ = timed_cycle(service)
-                steady.append(seconds)
-                log(f"steady cycle: {seconds:.1f} s")
+            child = [sys.executable, __file__, "--cycles-from", server.url, "--days", str(days)]
+            measured = json.loads(subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout)
         finally:
             server.stop()
-    return {
-        "members": members,
-        "days": days,
-        "points_per_member": days * 1440,
-        "analysed": analysed,
-        "first_cycle_s": round(first, 2),
-        "steady_cycle_median_s": round(statistics.median(steady), 2),
-        "steady_cycles_s": [round(s, 2) for s in steady],
-        "interval_s": STEP_S,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }
+    return {"members": members, "days": days, "points_per_member": days * 1440, "interval_s": STEP_S} | measured
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,7 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cycles-from", metavar="URL", help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args(argv)
+    if args.cycles_from:
+        print(json.dumps(cycles(args.cycles_from, args.days)))
+        return
     members, days = (20, 2) if args.quick else (args.members, args.days)
     print(json.dumps({"analytics_service": measure(args.seed, members, days)}, indent=2))
 

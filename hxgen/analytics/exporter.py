@@ -79,6 +79,12 @@ class Health:
         self.cycle_duration = Gauge(
             "hx_analytics_cycle_duration_seconds", "Wall time of the last complete cycle.", registry=registry
         )
+        self.phase_duration = Gauge(
+            "hx_analytics_cycle_phase_seconds",
+            "Wall time of the last complete cycle by phase: reading Prometheus, analysing.",
+            ["phase"],
+            registry=registry,
+        )
         self.cycles = Counter("hx_analytics_cycles", "Cycles run, by outcome.", ["outcome"], registry=registry)
         self.last_success = Gauge(
             "hx_analytics_last_success_timestamp_seconds", "When the last cycle completed.", registry=registry

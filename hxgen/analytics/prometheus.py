@@ -66,8 +66,9 @@ class Prometheus:
 
 
 def _result(labels: dict[str, str], points: list[list]) -> Result:
-    timestamps = np.array([float(t) for t, _ in points], dtype=np.float64)
-    values = np.array([float(v) for _, v in points], dtype=np.float64)
+    # [[1795716000.0, "0.42"], ...]: numpy parses the value strings ("NaN", "+Inf" too).
+    table = np.array(points, dtype=np.float64).reshape(-1, 2)
+    timestamps, values = table[:, 0], table[:, 1]
     keep = np.isfinite(values)
     order = np.argsort(timestamps[keep], kind="stable")
     return Result(labels, timestamps[keep][order], values[keep][order])

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from .. import __version__
 from .analysis import analyse
-from .config import ConfigError, ServiceConfig, horizon_label, load_config
+from .config import ConfigError, SeriesConfig, ServiceConfig, horizon_label, load_config
 from .exporter import Health, Results, Snapshot
 from .forecast import Choice
 from .history import History, Member
@@ -50,40 +50,51 @@ class Analyzer:
         window_s = config.history_days * 86400
         self.histories = {s.name: History(s.member, window_s, config.interval_s) for s in config.series}
         self.choices: dict[tuple[str, Member], tuple[Choice, float]] = {}
+        self.phases = {"fetch": 0.0, "analyse": 0.0}
+        """Seconds the last cycle spent reading Prometheus and analysing."""
 
     def cycle(self) -> Snapshot:
         now = self.clock()
         results = {}
+        self.phases = {"fetch": 0.0, "analyse": 0.0}
         for s in self.config.series:
             history = self.histories[s.name]
             start, end = history.next_span(now)
+            fetching = time.monotonic()
             try:
                 fetched = self.prometheus.query_range(s.query, start, end, self.config.interval_s)
             except QueryFailed as exc:
                 log.error("series %s: Prometheus rejects its query: %s", s.name, exc)
                 self.health.errors.labels(s.name, "query").inc()
                 continue
+            finally:
+                self.phases["fetch"] += time.monotonic() - fetching
             history.update(fetched, start, end)
-            for member, points in history.members.items():
-                key = (s.name, member)
-                try:
-                    results[key] = analyse(
-                        points.timestamps,
-                        points.values,
-                        step_s=self.config.interval_s,
-                        horizons_minutes=s.horizons_minutes,
-                        level=self.config.prediction_interval,
-                        sensitivity=self.config.anomaly.sensitivity,
-                        limit=s.limit,
-                        choice=self._choice(key, now),
-                    )
-                except Exception:  # noqa: BLE001 - one member's failed fit must not stop the others
-                    log.exception("series %s %s: the analysis failed", s.name, member)
-                    self.health.errors.labels(s.name, "fit").inc()
-                    continue
-                self._keep_choice(key, results[key].choice, now)
+            analysing = time.monotonic()
+            self._analyse_members(s, history, now, results)
+            self.phases["analyse"] += time.monotonic() - analysing
         self.choices = {key: kept for key, kept in self.choices.items() if key in results}
         return Snapshot(results)
+
+    def _analyse_members(self, s: SeriesConfig, history: History, now: float, results: dict) -> None:
+        for member, points in history.members.items():
+            key = (s.name, member)
+            try:
+                results[key] = analyse(
+                    points.timestamps,
+                    points.values,
+                    step_s=self.config.interval_s,
+                    horizons_minutes=s.horizons_minutes,
+                    level=self.config.prediction_interval,
+                    sensitivity=self.config.anomaly.sensitivity,
+                    limit=s.limit,
+                    choice=self._choice(key, now),
+                )
+            except Exception:  # noqa: BLE001 - one member's failed fit must not stop the others
+                log.exception("series %s %s: the analysis failed", s.name, member)
+                self.health.errors.labels(s.name, "fit").inc()
+                continue
+            self._keep_choice(key, results[key].choice, now)
 
     def _choice(self, key: tuple[str, Member], now: float) -> Choice | None:
         kept = self.choices.get(key)
@@ -126,6 +137,8 @@ class Service:
         self.health.prometheus_up.set(1)
         self.health.cycles.labels("ok").inc()
         self.health.cycle_duration.set(elapsed)
+        for phase, seconds in self.analyzer.phases.items():
+            self.health.phase_duration.labels(phase).set(seconds)
         self.health.series.set(len(snapshot.results))
         self.last_success = self.clock()
         self.health.last_success.set(self.last_success)
