@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from analytics_corpus import (
     forecast_corpus,
     speed_corpus,
 )
+from memory import peak_rss_mb
 
 LEVEL = 0.9
 TREND_LOOKBACK_S = 6 * 3600
@@ -446,7 +446,7 @@ def speed_section(seed: int, quick: bool) -> dict:
 
     count, rows = (QUICK_SPEED_SERIES, QUICK_SPEED_ROWS) if quick else (SPEED_SERIES, SPEED_ROWS)
     corpus = speed_corpus(seed, count, rows)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before = peak_rss_mb()
 
     def cycle() -> tuple[float, list[float], list[float]]:
         detect, predict = [], []
@@ -469,7 +469,7 @@ def speed_section(seed: int, quick: bool) -> dict:
     # Each series' median over the runs, then the spread over series.
     detect = [statistics.median(r[1][i] for r in runs) for i in range(count)]
     predict = [statistics.median(r[2][i] for r in runs) for i in range(count)]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     kinds = [s.kind for s in corpus]
 
     def spread(seconds: list[float]) -> dict:

@@ -1,5 +1,7 @@
 """Range queries against Prometheus's HTTP API (/api/v1/query_range), split into requests
-that stay under its limit of 11,000 points per series."""
+of a day or so each: under Prometheus' limit of 11,000 points per series, and small enough
+that the JSON of one request (a few hundred bytes a point while Python holds it) stays a
+modest share of the service's memory."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import requests
 
-MAX_POINTS_PER_REQUEST = 10_000
+MAX_POINTS_PER_REQUEST = 1_500
 TIMEOUT_S = 30
 
 
@@ -36,7 +38,7 @@ class Prometheus:
     def query_range(self, query: str, start: float, end: float, step_s: int) -> list[Result]:
         """Every series the query returns between start and end, one point per step, joined
         across as many requests as the span needs. NaN points (0/0) are left out."""
-        parts: dict[tuple, list[list]] = {}
+        parts: dict[tuple, list[np.ndarray]] = {}
         labels: dict[tuple, dict[str, str]] = {}
         chunk = MAX_POINTS_PER_REQUEST * step_s
         at = start
@@ -45,9 +47,9 @@ class Prometheus:
             for series in self._query_range(query, at, until, step_s):
                 key = tuple(sorted(series["metric"].items()))
                 labels[key] = series["metric"]
-                parts.setdefault(key, []).extend(series["values"])
+                parts.setdefault(key, []).append(_table(series["values"]))
             at = until + step_s
-        return [_result(labels[key], points) for key, points in parts.items()]
+        return [_result(labels[key], np.concatenate(tables)) for key, tables in parts.items()]
 
     def _query_range(self, query: str, start: float, end: float, step_s: int) -> list[dict]:
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s}s"}
@@ -65,9 +67,12 @@ class Prometheus:
             raise PrometheusUnavailable(f"{self.url}: the answer is not Prometheus's API") from None
 
 
-def _result(labels: dict[str, str], points: list[list]) -> Result:
-    # [[1795716000.0, "0.42"], ...]: numpy parses the value strings ("NaN", "+Inf" too).
-    table = np.array(points, dtype=np.float64).reshape(-1, 2)
+def _table(points: list[list]) -> np.ndarray:
+    """[[1795716000.0, "0.42"], ...] as rows of (time, value); numpy parses "NaN" and "+Inf" too."""
+    return np.array(points, dtype=np.float64).reshape(-1, 2)
+
+
+def _result(labels: dict[str, str], table: np.ndarray) -> Result:
     timestamps, values = table[:, 0], table[:, 1]
     keep = np.isfinite(values)
     order = np.argsort(timestamps[keep], kind="stable")
