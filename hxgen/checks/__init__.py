@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from ..diagnostics import Diagnostic
 from ..spec import Spec
-from . import capacity, references, service_levels, uniqueness
+from . import analytics, capacity, references, service_levels, uniqueness
 
 Check = Callable[[Spec], Iterable[Diagnostic]]
 
@@ -15,6 +15,7 @@ CHECKS: tuple[Check, ...] = (
     *references.CHECKS,
     *capacity.CHECKS,
     *service_levels.CHECKS,
+    *analytics.CHECKS,
 )
 
 

@@ -227,15 +227,6 @@ def monitoring(spec: Spec) -> Iterator[Diagnostic]:
                 ("monitoring", "extra_rules", i, "expr"),
                 hint="check it with `promtool check rules` or in the Prometheus UI",
             )
-    # Only a series the user listed; the default set leaves GPU series out on the cpu profile.
-    if spec.host.profile == "cpu" and "series" in spec.analytics.model_fields_set:
-        for i, s in enumerate(spec.analytics.series):
-            if s.metric == "gpu_memory":
-                yield warning(
-                    "no-data",
-                    "the cpu profile has no GPU metrics; this series stays empty",
-                    ("analytics", "series", i, "metric"),
-                )
 
 
 def _is_loopback(address: str) -> bool:
