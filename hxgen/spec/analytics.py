@@ -17,7 +17,11 @@ class Series(StrictModel):
         default=None, description="A series hx knows how to query, per model or per resource."
     )
     query: str | None = Field(default=None, description="Your own PromQL instead of `metric`.")
-    horizons_minutes: list[PositiveInt] = Field(default=[30, 60], min_length=1)
+    horizons_minutes: list[PositiveInt] = Field(
+        default=[30, 60],
+        min_length=1,
+        description="How far ahead to forecast; the longest is the reach of the capacity alert.",
+    )
 
     @model_validator(mode="after")
     def _metric_or_query(self) -> Series:
@@ -42,11 +46,17 @@ class Anomaly(StrictModel):
 
 
 class Analytics(StrictModel):
-    enabled: bool = True
-    interval_s: PositiveInt = 60
-    history_days: PositiveInt = 14
-    prediction_interval_percent: float = Field(default=90, gt=50, lt=100)
-    port: Port = 9105
-    series: list[Series] = Field(default_factory=_default_series)
+    enabled: bool = Field(default=True, description="Run the hx-analytics service and its predictive alerts.")
+    interval_s: PositiveInt = Field(
+        default=60, description="How often a cycle runs; also the resolution it reads series at."
+    )
+    history_days: PositiveInt = Field(default=14, description="How much history each forecast and score learns from.")
+    prediction_interval_percent: float = Field(
+        default=90, gt=50, lt=100, description="The share of outcomes the lower and upper bounds should hold."
+    )
+    port: Port = Field(default=9105, description="Where the service exports its series (loopback only).")
+    series: list[Series] = Field(
+        default_factory=_default_series, description="What to forecast and score; every builtin metric by default."
+    )
     anomaly: Anomaly = Field(default_factory=Anomaly)
-    memory_gb: MemoryGb = 2
+    memory_gb: MemoryGb = Field(default=2, description="The service's memory limit (MemoryMax).")
