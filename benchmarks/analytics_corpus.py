@@ -378,8 +378,7 @@ def make_series(
     if not post_hoc:
         for s in starts:
             anomalies.append(Anomaly(anomaly_type, s, _edit_inputs(kind, anomaly_type, inputs, s, width, rng)))
-    values, upper = SPECS[kind].generate(t, (t - t[0]) / max(t[-1] - t[0], 1.0), interval_s, rng, inputs)
-    values = np.asarray(values, dtype=np.float64)
+    values, upper = _generate(kind, t, interval_s, rng, inputs)
     if post_hoc:
         for s in starts:
             anomalies.append(Anomaly(anomaly_type, s, _edit_values(kind, anomaly_type, values, upper, s, width, rng)))
@@ -396,6 +395,12 @@ def make_series(
         windows=label_windows(n, starts),
         probation=int(PROBATION_FRACTION * n),
     )
+
+
+def _generate(kind: str, t: np.ndarray, interval_s: int, rng: np.random.Generator, inputs: Inputs):
+    """The kind's generator over epoch seconds `t`, with `u` (0 to 1 along the series) derived."""
+    values, upper = SPECS[kind].generate(t, (t - t[0]) / max(t[-1] - t[0], 1.0), interval_s, rng, inputs)
+    return np.asarray(values, dtype=np.float64), upper
 
 
 def period_of(kind: str, interval_s: int) -> int:
@@ -471,8 +476,7 @@ def _forecast_case(
     elif regime == "seasonality_shift":
         inputs.phase_h[int(history * rng.uniform(0.5, 0.7)) :] += rng.choice([-1, 1]) * rng.uniform(4, 12)
     t = unix_seconds(stamps)
-    values, _ = SPECS[kind].generate(t, (t - t[0]) / max(t[-1] - t[0], 1.0), interval_s, rng, inputs)
-    values = np.asarray(values, dtype=np.float64)
+    values, _ = _generate(kind, t, interval_s, rng, inputs)
     name = f"{kind}-{interval_s}s-{regime}" + ("-irregular" if irregular else "")
     return ForecastCase(
         name=name,

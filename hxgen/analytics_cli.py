@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, usage
 
 ANALYZE_DESCRIPTION = """\
 Score or forecast one time series, the way the hx-analytics service does live.
@@ -35,7 +35,7 @@ def add_analyze_commands(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = analyze.add_subparsers(title="commands", metavar="COMMAND")
-    analyze.set_defaults(run=lambda _args: _usage(analyze))
+    analyze.set_defaults(run=lambda _args: usage(analyze))
 
     anomalies = commands.add_parser(
         "anomalies",
@@ -78,14 +78,22 @@ def _io_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", type=Path, metavar="OUT.csv", help="where to write (default: stdout)")
 
 
-def _anomalies(args: argparse.Namespace) -> int:
+def _read(args: argparse.Namespace) -> tuple[SimpleNamespace, object] | int:
+    """The library and the input series, or the exit code after saying why not."""
     lib = _library()
     if lib is None:
         return EXIT_USAGE
     try:
-        series = lib.series.read_csv(args.input)
+        return lib, lib.series.read_csv(args.input)
     except lib.series.SeriesError as exc:
         return _failed(exc, lib)
+
+
+def _anomalies(args: argparse.Namespace) -> int:
+    read = _read(args)
+    if isinstance(read, int):
+        return read
+    lib, series = read
     scores = lib.anomaly.anomaly_scores(series.timestamps, series.values, args.sensitivity)
     rows = zip(series.raw_timestamps, series.raw_values, scores, strict=True)
     lib.series.write_csv(args.output, ["timestamp", "value", "anomaly_score"], rows)
@@ -93,13 +101,10 @@ def _anomalies(args: argparse.Namespace) -> int:
 
 
 def _forecast(args: argparse.Namespace) -> int:
-    lib = _library()
-    if lib is None:
-        return EXIT_USAGE
-    try:
-        series = lib.series.read_csv(args.input)
-    except lib.series.SeriesError as exc:
-        return _failed(exc, lib)
+    read = _read(args)
+    if isinstance(read, int):
+        return read
+    lib, series = read
     try:
         result = lib.forecast.forecast(series.timestamps, series.values, args.horizon, args.level / 100)
     except lib.series.SeriesError as exc:
@@ -127,11 +132,6 @@ def _library() -> SimpleNamespace | None:
 def _failed(exc: Exception | str, lib: SimpleNamespace) -> int:
     print(f"error: {exc}", file=sys.stderr)
     return EXIT_USAGE if isinstance(exc, lib.series.UnreadableInput) else EXIT_INVALID
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _bounded(convert: type, accept, rule: str):

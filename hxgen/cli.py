@@ -24,12 +24,17 @@ SPEC_HELP = "the spec file (default: ./hx.yaml)"
 STRICT_HELP = "treat warnings as errors"
 
 
+def usage(parser: argparse.ArgumentParser) -> int:
+    """A command given without its subcommand: the help on stderr, and the usage exit code."""
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+        return usage(parser)
     try:
         return args.run(args)
     except BrokenPipeError:  # `hxgen ... | head` is fine

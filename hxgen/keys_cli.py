@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import layout
-from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SPEC_HELP, load_spec, report
+from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SPEC_HELP, load_spec, report, usage
 from .diagnostics import did_you_mean
 from .pipeline import Outcome
 
@@ -44,7 +44,7 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = keys.add_subparsers(title="commands", metavar="COMMAND")
-    keys.set_defaults(run=lambda _args: _usage(keys))
+    keys.set_defaults(run=lambda _args: usage(keys))
 
     create = commands.add_parser(
         "create",
@@ -95,11 +95,6 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
 def _keys_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", default="hx.yaml", type=Path, help=SPEC_HELP)
     parser.add_argument("--keys-file", type=Path, metavar="PATH", help=KEYS_FILE_HELP)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _iso_date(text: str) -> dt.date:

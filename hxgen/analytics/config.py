@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..loader import SpecLoadError, load
 
 VERSION = "hx-analytics/v1"
+STALE_CYCLES = 5
+"""Cycles without Prometheus after which the service withdraws its results, and after which
+HxAnalyticsStale fires."""
 
 
 def horizon_label(minutes: int) -> str:

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from .. import __version__
 from .analysis import analyse
-from .config import ConfigError, SeriesConfig, ServiceConfig, horizon_label, load_config
+from .config import STALE_CYCLES, ConfigError, SeriesConfig, ServiceConfig, horizon_label, load_config
 from .exporter import Health, Results, Snapshot
 from .forecast import Choice
 from .history import History, Member
@@ -31,8 +31,6 @@ from .prometheus import Prometheus, PrometheusUnavailable, QueryFailed
 
 DEFAULT_CONFIG = "/etc/hx/analytics.yml"
 MAX_BACKOFF_S = 300
-STALE_CYCLES = 5
-"""Cycles without Prometheus after which the last results are withdrawn."""
 RECHOOSE_S = 3600
 """How long a member keeps the forecasting method its backtest chose (plus up to half as
 long again, so that members do not all backtest in the same cycle)."""

@@ -16,7 +16,7 @@ from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 
-def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels: str) -> dict:
+def alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels: str) -> dict:
     rule: dict[str, Any] = {"alert": name, "expr": promql.block(expr)}
     if for_:
         rule["for"] = for_
@@ -26,7 +26,7 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str, descrip
 
 
 def watchdog() -> dict:
-    return _alert(
+    return alert(
         alerts.WATCHDOG,
         "vector(1)",
         "",
@@ -38,7 +38,7 @@ def watchdog() -> dict:
 
 def target_alerts() -> list[dict]:
     return [
-        _alert(
+        alert(
             alerts.HOST_DOWN,
             'up{job="node"} == 0',
             "2m",
@@ -46,7 +46,7 @@ def target_alerts() -> list[dict]:
             "The host's node exporter stopped answering",
             "Prometheus cannot scrape {{ $labels.instance }}; the host or its exporter is down.",
         ),
-        _alert(
+        alert(
             alerts.MODEL_DOWN,
             'up{job=~"model-.+"} == 0',
             "2m",
@@ -54,7 +54,7 @@ def target_alerts() -> list[dict]:
             "Model {{ $labels.model }} is down",
             "Its engine at {{ $labels.instance }} does not answer /metrics; the gateway answers 502/503.",
         ),
-        _alert(
+        alert(
             alerts.TARGET_DOWN,
             'up{job!~"node|model-.+"} == 0',
             "5m",
@@ -68,7 +68,7 @@ def target_alerts() -> list[dict]:
 def host_alerts(plan: Plan) -> list[dict]:
     targets = plan.spec.targets
     found = [
-        _alert(
+        alert(
             "HxHostMemoryHigh",
             f"100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) > {targets.memory_max_percent:g}",
             "10m",
@@ -76,7 +76,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             f"Memory use above {targets.memory_max_percent:g} %",
             "{{ $value | humanize }} % of the host's memory is in use.",
         ),
-        _alert(
+        alert(
             "HxHostCpuHigh",
             '100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))'
             f" > {targets.cpu_max_percent:g}",
@@ -85,7 +85,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             f"CPU busier than {targets.cpu_max_percent:g} %",
             "The host's CPUs are {{ $value | humanize }} % busy.",
         ),
-        _alert(
+        alert(
             alerts.DISK_FILLING_UP,
             f"predict_linear(node_filesystem_avail_bytes{{{DATA_FS}}}[6h], 24 * 3600) < 0\n"
             f"and\nnode_filesystem_avail_bytes{{{DATA_FS}}} / node_filesystem_size_bytes{{{DATA_FS}}} < 0.25\n"
@@ -95,7 +95,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             "{{ $labels.mountpoint }} will be full within a day",
             "At the rate of the last 6 hours, {{ $labels.mountpoint }} runs out of space within 24 hours.",
         ),
-        _alert(
+        alert(
             alerts.DISK_FILLING_UP_FAST,
             f"predict_linear(node_filesystem_avail_bytes{{{DATA_FS}}}[1h], 4 * 3600) < 0\n"
             f"and\nnode_filesystem_avail_bytes{{{DATA_FS}}} / node_filesystem_size_bytes{{{DATA_FS}}} < 0.10\n"
@@ -108,7 +108,7 @@ def host_alerts(plan: Plan) -> list[dict]:
     ]
     if plan.host.profile == "gpu":
         found.append(
-            _alert(
+            alert(
                 "HxGpuBusy",
                 f"DCGM_FI_DEV_GPU_UTIL > {targets.gpu_max_percent:g}",
                 "15m",
@@ -122,7 +122,7 @@ def host_alerts(plan: Plan) -> list[dict]:
 
 def engine_alerts() -> list[dict]:
     return [
-        _alert(
+        alert(
             "HxModelKvCacheSaturated",
             f"hx:model_kv_cache_usage:ratio > {KV_CACHE_SATURATED:g}",
             "10m",
@@ -130,7 +130,7 @@ def engine_alerts() -> list[dict]:
             "{{ $labels.model }}'s KV cache is full",
             "{{ $value | humanizePercentage }} of the KV cache is in use: new requests wait or preempt others.",
         ),
-        _alert(
+        alert(
             "HxModelQueueGrowing",
             "deriv(hx:model_queue_depth[10m]) > 0\nand\nmin_over_time(hx:model_queue_depth[10m]) > 0",
             "10m",
@@ -146,7 +146,7 @@ def service_alerts(plan: Plan) -> list[dict]:
     if not (pg.enabled and pg.pgbouncer.enabled):
         return []
     return [
-        _alert(
+        alert(
             "HxPgbouncerPoolExhausted",
             "max by (database) (pgbouncer_waiting_clients) > 0",
             "5m",
@@ -162,7 +162,7 @@ def probe_alerts(plan: Plan) -> list[dict]:
     if plan.probe is None:
         return []
     found = [
-        _alert(
+        alert(
             alerts.PROBE_FAILING,
             'probe_success{job=~"probe-.+"} == 0',
             "3m",
@@ -174,7 +174,7 @@ def probe_alerts(plan: Plan) -> list[dict]:
     ]
     if plan.probe.base_url.startswith("https:"):
         found.append(
-            _alert(
+            alert(
                 alerts.CERTIFICATE_EXPIRING,
                 'probe_ssl_earliest_cert_expiry{job="probe-gateway"} - time() < 21 * 86400',
                 "1h",
@@ -192,7 +192,7 @@ def extra_rules(plan: Plan) -> list[dict]:
     for r in plan.spec.monitoring.extra_rules:
         labels = {"team": r.team} if r.team else {}
         rules.append(
-            _alert(r.alert, r.expr, f"{r.for_s}s" if r.for_s else "", r.severity, r.summary, r.summary, **labels)
+            alert(r.alert, r.expr, f"{r.for_s}s" if r.for_s else "", r.severity, r.summary, r.summary, **labels)
         )
     return rules
 

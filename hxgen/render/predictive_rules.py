@@ -13,23 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from .. import alerts
-from ..analytics.config import horizon_label
+from ..analytics.config import STALE_CYCLES, horizon_label
 from ..plan import Plan
 from ..plan.analytics import AnalyticsPlan, WatchedSeries
 from . import promql
+from .alert_rules import alert
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 SUSTAINED_SCORE = 0.4
-STALE_CYCLES = 5
 
 
 def _alert(name: str, expr: str, for_: str, summary: str, description: str, **labels: str) -> dict[str, Any]:
-    rule: dict[str, Any] = {"alert": name, "expr": promql.block(expr)}
-    if for_:
-        rule["for"] = for_
-    rule["labels"] = {"severity": "ticket", **labels}
-    rule["annotations"] = {"summary": summary, "description": description}
-    return rule
+    """Every predictive alert is a ticket: a forecast gives time to act, not a reason to wake anyone."""
+    return alert(name, expr, for_, "ticket", summary, description, **labels)
 
 
 def exhaustion(s: WatchedSeries) -> dict[str, Any]:
