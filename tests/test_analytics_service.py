@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_harness import PrometheusServer, Written, backfill
 
 from hxgen.analytics.analysis import Analysis, Bounds
-from hxgen.analytics.config import ConfigError, load_config
+from hxgen.analytics.config import ConfigError, ServiceConfig, load_config
 from hxgen.analytics.exporter import Snapshot
 from hxgen.analytics.history import Member
 from hxgen.analytics.service import EXIT_CANNOT_LISTEN, EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, Service, main
@@ -73,6 +73,12 @@ def write_config(path: Path, prometheus_url: str, **overrides) -> Path:
     data |= overrides
     path.write_text(yaml_text(data, "hx.yaml"))
     return path
+
+
+def yaml_safe(path: Path) -> dict:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(path.read_text())
 
 
 def once(config: Path, capsys) -> tuple[int, dict]:
@@ -128,6 +134,16 @@ def test_a_member_keeps_its_forecasting_method_for_an_hour(prometheus, tmp_path)
     now[0] += 5400
     service.analyzer.cycle()
     assert all(expires > now[0] for _, expires in service.analyzer.choices.values())  # chosen anew
+
+
+def test_a_rejected_query_is_counted_and_the_other_series_go_on(prometheus, tmp_path):
+    data = yaml_safe(write_config(tmp_path / "a.yml", prometheus.url, interval_s=60, history_days=3))
+    data["series"].append({"name": "broken", "query": "sum(", "member": None, "horizons_minutes": [60], "limit": None})
+    service = Service(ServiceConfig.model_validate(data))
+    snapshot = service.analyzer.cycle()
+    assert {series for series, _ in snapshot.results} == {"request-rate", "kv-cache-usage"}
+    errors = service.registry.get_sample_value("hx_analytics_errors_total", {"series": "broken", "stage": "query"})
+    assert errors == 1
 
 
 def test_once_without_prometheus_says_so(tmp_path, capsys):
@@ -238,6 +254,8 @@ def test_the_daemon_exports_and_rides_out_prometheus_going_away(prometheus, tmp_
         assert value(up, "hx_capacity_exhaustion_seconds", series="kv-cache-usage", model="tiny-b") == float("inf")
         assert value(up, "hx_analytics_model_info", series="kv-cache-usage", model="tiny-a") == 1
         assert value(up, "hx_analytics_cycle_duration_seconds") > 0
+        assert value(up, "hx_analytics_cycle_phase_seconds", phase="analyse") > 0
+        assert value(up, "hx_analytics_points", series="kv-cache-usage", model="tiny-a") > 1440
 
         prometheus.stop()
         down = wait_for(
