@@ -58,6 +58,8 @@ class WatchedSeries:
 
 @dataclass(frozen=True)
 class AnalyticsPlan:
+    host: str
+    """Where the service runs (beside Prometheus, which it reads)."""
     service: str
     user: str
     port: int
@@ -78,6 +80,7 @@ def build_analytics_plan(spec: Spec) -> AnalyticsPlan | None:
         return None
     gpu = spec.host.profile == "gpu"
     return AnalyticsPlan(
+        host=spec.host.name,
         service=layout.ANALYTICS_SERVICE,
         user=layout.ANALYTICS_USER,
         port=a.port,
