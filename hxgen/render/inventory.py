@@ -160,7 +160,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "postgresql_port": pg.port,
             "postgresql_listen_addresses": list(pg.listen_addresses),
             "postgresql_memory_gb": pg.memory_gb,
-            "postgresql_tuning": pg.tuning,
+            "postgresql_tuning": pg.tuning.as_dict(),
             "postgresql_databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
             "postgresql_retention_days": pg.retention_days,
         }
