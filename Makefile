@@ -89,9 +89,11 @@ demo: sandbox
 molecule: sandbox
 	$(SANDBOX_ENV) molecule test; status=$$?; scripts/sandbox/docker-down.sh $(SANDBOX_STATE); exit $$status
 
+# lint-imports checks the layering contracts of pyproject.toml (docs/architecture.md).
 lint: setup
 	$(VENV)/bin/ruff check hxgen tests benchmarks molecule
 	$(VENV)/bin/ruff format --check hxgen tests benchmarks molecule
+	$(VENV)/bin/lint-imports
 
 test: setup-test lint
 	$(HXGEN) validate --strict hx.yaml

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from gateway_harness import free_port  # noqa: E402  (shared with the integration tests)
 from prometheus_harness import PrometheusServer, Written, backfill  # noqa: E402
 
-from hxgen.analytics.config import ServiceConfig  # noqa: E402
 from hxgen.analytics.service import Service  # noqa: E402
+from hxgen.contracts.analytics import VERSION, ServiceConfig  # noqa: E402
 
 STEP_S = 60
 STEADY_CYCLES = 3
@@ -54,7 +54,7 @@ def written(seed: int, members: int, days: int, now: float) -> list[Written]:
 def config(url: str, days: int) -> ServiceConfig:
     return ServiceConfig.model_validate(
         {
-            "version": "hx-analytics/v1",
+            "version": VERSION,
             "prometheus_url": url,
             "listen": {"address": "127.0.0.1", "port": free_port()},
             "interval_s": STEP_S,

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import gateway_harness  # noqa: E402  (shared with the integration tests)
 
 from hxgen.keys import hash_key, new_key  # noqa: E402
-from hxgen.pipeline import check_file  # noqa: E402
+from hxgen.pipeline import render_file  # noqa: E402
 
 SPEC = ROOT / "benchmarks/data/gateway.hx.yaml"
 TENANT = "bench-client"
@@ -123,10 +123,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10, help="measured seconds per rate and path")
     parser.add_argument("--tenants", type=int, default=1, help="tenants in the spec (default: 1)")
     args = parser.parse_args()
-    spec = check_file(SPEC).spec
+    plan = render_file(SPEC).plan
     key_id, key = new_key()
     runs = []
-    with stand_in(spec.models[0].port) as upstream_port, gateway(key_id, hash_key(key), args.tenants - 1) as front:
+    with stand_in(plan.models[0].port) as upstream_port, gateway(key_id, hash_key(key), args.tenants - 1) as front:
         auth = {"Authorization": f"Bearer {key}"}
         probe = loadgen.run(front, 10, 1, method="POST", path="/v1/chat/completions", headers=auth,
                             body=json.dumps(REQUEST).encode(), warmup_s=0)  # fmt: skip

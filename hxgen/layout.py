@@ -3,11 +3,7 @@ so a unit file and the role that installs its program never disagree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .spec import Spec
+from .contracts import analytics as _analytics_contract
 
 HX_ROOT = "/opt/hx"
 STATE_ROOT = "/var/lib/hx"
@@ -26,7 +22,7 @@ ANALYTICS_SERVICE = "hx-analytics"
 ANALYTICS_USER = "hx-analytics"
 ANALYTICS_VENV = f"{HX_ROOT}/analytics"
 ANALYTICS_STATE = f"{STATE_ROOT}/analytics"
-ANALYTICS_CONFIG = f"{CONFIG_ROOT}/analytics.yml"
+ANALYTICS_CONFIG = _analytics_contract.CONFIG_PATH  # the service reads it there by default
 ENGINE_BIND_ADDRESS = "127.0.0.1"  # engines are only reachable through the gateway
 
 
@@ -67,34 +63,3 @@ DCGM_EXPORTER_PORT = 9400  # GPU hosts: utilisation, memory, power and temperatu
 PROBE_TENANT = "hx-probe"
 GATEWAY_PROBE_KEY = f"{SECRETS_DIR}/gateway/probe.key"
 BLACKBOX_PROBE_KEY = "/etc/prometheus/hx-probe.key"
-
-
-def probes_enabled(spec: Spec) -> bool:
-    return spec.gateway.enabled and spec.monitoring.probes.enabled and bool(spec.models)
-
-
-@dataclass(frozen=True)
-class HelperPort:
-    port: int
-    what: str
-    job: str | None
-    """Prometheus job that scrapes it; None for ports nothing scrapes."""
-
-
-def helper_ports(spec: Spec) -> list[HelperPort]:
-    """Ports the roles bind for helpers the spec does not name: status pages and exporters.
-    The port checks reserve them and the Prometheus config scrapes them, from this one list."""
-    ports = []
-    if spec.gateway.enabled:
-        ports.append(HelperPort(NGINX_STATUS_PORT, "the gateway's status page", None))
-        ports.append(HelperPort(NGINX_EXPORTER_PORT, "the nginx exporter", "nginx"))
-    if spec.host.profile == "gpu":
-        ports.append(HelperPort(DCGM_EXPORTER_PORT, "the DCGM exporter", "dcgm"))
-    if probes_enabled(spec):
-        ports.append(HelperPort(BLACKBOX_EXPORTER_PORT, "the blackbox exporter", "blackbox"))
-    pg = spec.databases.postgres
-    if pg.enabled:
-        ports.append(HelperPort(POSTGRES_EXPORTER_PORT, "the PostgreSQL exporter", "postgres"))
-        if pg.pgbouncer.enabled:
-            ports.append(HelperPort(PGBOUNCER_EXPORTER_PORT, "the PgBouncer exporter", "pgbouncer"))
-    return ports

@@ -1,15 +1,22 @@
-"""load -> validate -> check, stopping where the spec stops making sense."""
+"""load -> validate -> check, stopping where the spec stops making sense; render_file adds
+plan -> render. This module is the library's one composition of the stages: the CLI, tests and
+benchmarks call it rather than chaining the stages themselves (docs/architecture.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .checks import run_checks
 from .diagnostics import Diagnostic, Located
 from .loader import Source, SpecLoadError, load
 from .spec import Spec
 from .validation import validate
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .render import Artifact
 
 
 @dataclass(frozen=True)
@@ -69,3 +76,36 @@ def _locate(source: Source, found: list[Diagnostic]) -> list[Located]:
     located = [Located(source.name, *source.locate(d.path, d.at), d) for d in found]
     # File order reads like the file; errors before warnings at the same place.
     return sorted(located, key=lambda x: (x.line, x.column, x.diagnostic.severity != "error", x.diagnostic.message))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The whole pipeline's result: the checked spec, and when it has no errors, its Plan and
+    the artifacts rendered from it (nothing written yet)."""
+
+    outcome: Outcome
+    plan: Plan | None
+    artifacts: list[Artifact]
+
+
+def render_text(text: str, name: str = "hx.yaml") -> Rendered:
+    """load -> validate -> check -> plan -> render, for a spec held in memory."""
+    return _rendered(check_text(text, name), Path(name).name)
+
+
+def render_file(path: Path, display_name: str | None = None) -> Rendered:
+    """load -> validate -> check -> plan -> render for a spec file: the one composition of the
+    stages that the CLI, tests and benchmarks share. Raises OSError when the file cannot be
+    read; generated files name it by its file name (no directory)."""
+    return _rendered(check_file(path, display_name), Path(path).name)
+
+
+def _rendered(outcome: Outcome, spec_file: str) -> Rendered:
+    # Imported here: validating needs neither the planner nor the renderers and their templates.
+    from .plan import build_plan
+    from .render import render
+
+    if outcome.spec is None or outcome.errors:
+        return Rendered(outcome, None, [])
+    plan = build_plan(outcome.spec, spec_file)
+    return Rendered(outcome, plan, render(plan))

@@ -18,9 +18,7 @@ from pathlib import Path
 import jinja2
 
 from hxgen import layout
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
-from hxgen.render import render
+from hxgen.pipeline import render_file
 from hxgen.render.gateway import NGINX_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,10 +88,10 @@ def free_port() -> int:
 
 def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | None = None) -> StagedGateway:
     """Render spec_path and lay the gateway out below root, ready for `nginx -c`."""
-    outcome = check_file(spec_path)
-    assert outcome.spec is not None, [d.format() for d in outcome.errors]
-    spec = outcome.spec
-    artifacts = {a.path: a.text for a in render(build_plan(spec, spec_path.name))}
+    rendered = render_file(spec_path)
+    assert rendered.plan is not None, [d.format() for d in rendered.outcome.errors]
+    spec = rendered.outcome.spec
+    artifacts = {a.path: a.text for a in rendered.artifacts}
     conf_dir, tls, logs, cache = (root / d for d in ("conf", "tls", "logs", "cache"))
     for d in (conf_dir, tls, logs):
         d.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_harness import PrometheusServer, Written, backfill
 
 from hxgen.analytics.analysis import Analysis, Bounds
-from hxgen.analytics.config import ConfigError, ServiceConfig, load_config
+from hxgen.analytics.config import ConfigError, load_config
 from hxgen.analytics.exporter import Snapshot
 from hxgen.analytics.history import Member
 from hxgen.analytics.service import EXIT_CANNOT_LISTEN, EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, Service, main
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
+from hxgen.contracts.analytics import ServiceConfig
+from hxgen.pipeline import render_file
 from hxgen.render.analytics import config as analytics_config
 from hxgen.render.common import yaml_text
 
@@ -68,8 +68,8 @@ def prometheus(tmp_path_factory):
 
 
 def write_config(path: Path, prometheus_url: str, **overrides) -> Path:
-    outcome = check_file(ROOT / "sandbox/hx.yaml")
-    data = analytics_config(build_plan(outcome.spec).analytics) | {"prometheus_url": prometheus_url}
+    plan = render_file(ROOT / "sandbox/hx.yaml").plan
+    data = analytics_config(plan.analytics) | {"prometheus_url": prometheus_url}
     data |= overrides
     path.write_text(yaml_text(data, "hx.yaml"))
     return path

@@ -16,15 +16,14 @@ import pytest
 from conftest import ROOT
 from test_real_tools import SPEC_IDS, SPECS, tool
 
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
+from hxgen.pipeline import render_file
 from hxgen.render import dashboards, grafana
 
 
 def rendered_dashboards(spec: Path) -> list[dict]:
-    outcome = check_file(spec)
-    assert outcome.spec is not None, outcome.diagnostics
-    artifacts = dashboards.render(build_plan(outcome.spec, spec.name))
+    plan = render_file(spec).plan
+    assert plan is not None
+    artifacts = dashboards.render(plan)
     return [json.loads(a.text) for a in artifacts if a.path.endswith(".json")]
 
 

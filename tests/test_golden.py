@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, UPDATE_GOLDEN
 
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
-from hxgen.render import render
+from hxgen.pipeline import render_file
 
 CASES = sorted(p.parent.name for p in (DATA / "cases").glob("*/hx.yaml"))
 
@@ -26,9 +24,10 @@ def _tree(root: Path) -> dict[str, str]:
 @pytest.mark.parametrize("case", CASES)
 def test_render_matches_expected(case):
     case_dir = DATA / "cases" / case
-    outcome = check_file(case_dir / "hx.yaml", display_name="hx.yaml")
+    result = render_file(case_dir / "hx.yaml", display_name="hx.yaml")
+    outcome = result.outcome
     assert outcome.passed(strict=True), "\n".join(d.format() for d in outcome.diagnostics)
-    rendered = {a.path: a.text for a in render(build_plan(outcome.spec, "hx.yaml"))}
+    rendered = {a.path: a.text for a in result.artifacts}
     expected_dir = case_dir / "expected"
     if UPDATE_GOLDEN:
         shutil.rmtree(expected_dir, ignore_errors=True)

@@ -32,9 +32,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from hxgen.cli import main
-from hxgen.pipeline import Outcome, check_text
-from hxgen.plan import build_plan
-from hxgen.render import render
+from hxgen.pipeline import Outcome, check_text, render_text
 from hxgen.validation import _model_at  # follows the Spec annotations along a data path
 
 SEED_FILES = [ROOT / "hx.yaml", ROOT / "sandbox" / "hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
@@ -265,7 +263,8 @@ def _cli_validate(text: str) -> tuple[int, str]:
 
 def _assert_pipeline_holds(text: str) -> None:
     """In-process and CLI agree, diagnostics are located, and a passing spec renders."""
-    outcome = check_text(text, "hx.yaml")
+    rendered = render_text(text, "hx.yaml")
+    outcome = rendered.outcome
     _assert_consistent(outcome)
     _assert_well_located(outcome, text)
 
@@ -277,8 +276,7 @@ def _assert_pipeline_holds(text: str) -> None:
 
     event("passes" if outcome.passed() else f"first error: {outcome.errors[0].diagnostic.code}")
     if outcome.passed():
-        artifacts = render(build_plan(outcome.spec, "hx.yaml"))
-        assert artifacts
+        assert rendered.artifacts
 
 
 @PROPERTY_SETTINGS

@@ -18,9 +18,7 @@ import gateway_harness
 import pytest
 from conftest import DATA, ROOT
 
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
-from hxgen.render import render
+from hxgen.pipeline import render_file
 from hxgen.writer import Changes, write
 
 SPECS = [ROOT / "hx.yaml", ROOT / "sandbox/hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
@@ -35,8 +33,7 @@ def tool(name: str) -> str:
 
 
 def rendered_tree(spec: Path, out: Path) -> Path:
-    outcome = check_file(spec)
-    artifacts = render(build_plan(outcome.spec, spec.name))
+    artifacts = render_file(spec).artifacts
     write(out, artifacts, Changes(written=[a.path for a in artifacts]))
     return out
 
@@ -82,7 +79,6 @@ def test_systemd_analyze_verifies_every_unit(spec, tmp_path):
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_ansible_reads_the_inventory(spec, tmp_path):
     out = rendered_tree(spec, tmp_path)
-    outcome = check_file(spec)
     result = subprocess.run(
         [tool("ansible-inventory"), "-i", str(out / "inventory"), "--list"],
         capture_output=True,
@@ -97,10 +93,11 @@ def test_ansible_reads_the_inventory(spec, tmp_path):
     )
     assert "WARNING" not in result.stderr, result.stderr
     inventory = json.loads(result.stdout)
-    host = outcome.spec.host.name
+    planned = render_file(spec).plan.single_host
+    host = planned.name
     assert inventory["hx"]["hosts"] == [host]
     hostvars = inventory["_meta"]["hostvars"][host]
-    assert hostvars["hx_profile"] == outcome.spec.host.profile
+    assert hostvars["hx_profile"] == planned.profile
     assert hostvars["vllm_models"] or hostvars["tgi_models"]
     assert "base" in hostvars["hx_components"]
 
@@ -110,7 +107,7 @@ def _rendered(spec: Path, tmp_path: Path, relative: str) -> Path:
     return out / relative
 
 
-GATEWAY_SPECS = [s for s in SPECS if check_file(s).spec.gateway.enabled]
+GATEWAY_SPECS = [s for s in SPECS if render_file(s).plan.gateway is not None]
 
 
 @pytest.mark.parametrize("spec", GATEWAY_SPECS, ids=[str(p.relative_to(ROOT)) for p in GATEWAY_SPECS])
@@ -138,7 +135,7 @@ def test_amtool_accepts_the_alertmanager_config(spec, tmp_path):
     assert "SUCCESS" in result.stdout
 
 
-PROBE_SPECS = [s for s in SPECS if build_plan(check_file(s).spec).probe is not None]
+PROBE_SPECS = [s for s in SPECS if render_file(s).plan.probe is not None]
 
 
 @pytest.mark.parametrize("spec", PROBE_SPECS, ids=[str(p.relative_to(ROOT)) for p in PROBE_SPECS])

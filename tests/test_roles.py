@@ -11,9 +11,7 @@ import pytest
 from conftest import DATA, ROOT
 from ruamel.yaml import YAML
 
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
-from hxgen.render import render
+from hxgen.pipeline import render_file
 
 SPECS = [ROOT / "hx.yaml", ROOT / "sandbox/hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
 SPEC_IDS = [str(p.relative_to(ROOT)) for p in SPECS]
@@ -32,9 +30,8 @@ def role_options(role: str) -> dict[str, dict]:
 
 def emitted_vars(spec: Path) -> dict[str, object]:
     """Every variable hxgen puts in group_vars for this spec."""
-    outcome = check_file(spec)
     variables: dict[str, object] = {}
-    for artifact in render(build_plan(outcome.spec, spec.name)):
+    for artifact in render_file(spec).artifacts:
         if "/group_vars/" in artifact.path:
             variables |= YAML(typ="safe", pure=True).load(artifact.text)
     return variables

@@ -1,62 +1,39 @@
-"""The hx-analytics service's configuration: what hxgen renders into analytics.yml
-(hxgen.render.analytics), read back and checked before the service starts."""
+"""The hx-analytics service's configuration, read and checked before the service starts.
+
+Its format is the contract in hxgen.contracts.analytics, which hxgen renders into
+analytics.yml; this module only reads the file, with ruamel so that errors name file:line.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..loader import SpecLoadError, load
+from ..contracts.analytics import (
+    STALE_CYCLES,
+    VERSION,
+    Anomaly,
+    Listen,
+    SeriesConfig,
+    ServiceConfig,
+    horizon_label,
+)
 
-VERSION = "hx-analytics/v1"
-STALE_CYCLES = 5
-"""Cycles without Prometheus after which the service withdraws its results, and after which
-HxAnalyticsStale fires."""
-
-
-def horizon_label(minutes: int) -> str:
-    """30 → 30m, 60 → 1h, 1440 → 1d: the way PromQL writes durations, and the value of the
-    exported `horizon` label."""
-    for unit, size in (("d", 1440), ("h", 60)):
-        if minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Listen(_Strict):
-    address: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-
-
-class Anomaly(_Strict):
-    sensitivity: float = Field(default=0.5, ge=0, le=1)
-
-
-class SeriesConfig(_Strict):
-    name: str = Field(min_length=1)
-    query: str = Field(min_length=1)
-    member: str | None = None
-    """The label that tells members apart; exported as `model` when it is `model`, else as
-    `resource`. None: every label of a result tells it apart."""
-    horizons_minutes: list[int] = Field(min_length=1)
-    limit: float | None = None
-
-
-class ServiceConfig(_Strict):
-    version: Literal["hx-analytics/v1"]
-    prometheus_url: str = Field(pattern=r"^https?://")
-    listen: Listen
-    interval_s: int = Field(ge=1)
-    history_days: int = Field(ge=1)
-    prediction_interval: float = Field(gt=0.5, lt=1)
-    anomaly: Anomaly = Field(default_factory=Anomaly)
-    series: list[SeriesConfig]
+__all__ = [
+    "STALE_CYCLES",
+    "VERSION",
+    "Anomaly",
+    "ConfigError",
+    "Listen",
+    "SeriesConfig",
+    "ServiceConfig",
+    "horizon_label",
+    "load_config",
+]
 
 
 class ConfigError(Exception):
@@ -70,17 +47,39 @@ def load_config(path: Path) -> ServiceConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
     try:
-        source = load(text, str(path))
-    except SpecLoadError as exc:
-        line, column = exc.position
-        raise ConfigError(f"{path}:{line}:{column}: {exc.diagnostic.message}") from None
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ConfigError(f"{path}:{line}:{column}: {(exc.problem or exc.context or 'not YAML').strip()}") from None
+    except YAMLError as exc:
+        raise ConfigError(f"{path}:1:1: cannot read the document: {exc}") from None
     try:
-        return ServiceConfig.model_validate(source.data)
+        return ServiceConfig.model_validate(document)
     except ValidationError as exc:
         problems = []
         for e in exc.errors():
-            line, column = source.locate(tuple(e["loc"]))
+            line, column = _position(document, tuple(e["loc"]))
             where = ".".join(str(p) for p in e["loc"]) or "the document"
             problems.append(f"{path}:{line}:{column}: {where}: {e['msg']}")
         hint = "regenerate it with `hxgen render` rather than editing it"
         raise ConfigError("\n".join(problems) + f"\n({hint})") from None
+
+
+def _position(node: Any, loc: tuple) -> tuple[int, int]:
+    """1-based line and column of the value at `loc`, or of its nearest ancestor that has one."""
+    position = (1, 1)
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and part in node:
+                line, column = lc.value(part) if not isinstance(node[part], (dict, list)) else lc.key(part)
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                line, column = lc.item(part)
+            else:
+                break
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+        position = (line + 1, column + 1)
+        node = node[part]
+    return position

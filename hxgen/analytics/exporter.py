@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..contracts.analytics import horizon_label
 from .analysis import Analysis
-from .config import horizon_label
 from .history import Member
 
 MEMBER_LABELS = ["series", "model", "resource"]

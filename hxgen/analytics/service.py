@@ -22,6 +22,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, start_http_server
 
 from .. import __version__
+from ..contracts.analytics import CONFIG_PATH
 from .analysis import analyse
 from .config import STALE_CYCLES, ConfigError, SeriesConfig, ServiceConfig, horizon_label, load_config
 from .exporter import Health, Results, Snapshot
@@ -29,7 +30,7 @@ from .forecast import Choice
 from .history import History, Member
 from .prometheus import Prometheus, PrometheusUnavailable, QueryFailed
 
-DEFAULT_CONFIG = "/etc/hx/analytics.yml"
+DEFAULT_CONFIG = CONFIG_PATH
 MAX_BACKOFF_S = 300
 RECHOOSE_S = 3600
 """How long a member keeps the forecasting method its backtest chose (plus up to half as

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .. import layout
+from .. import components, layout
 from ..diagnostics import Diagnostic, SpecPath, did_you_mean, error
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
@@ -46,7 +46,7 @@ def tenants(spec: Spec) -> Iterator[Diagnostic]:
     tiers = [t.name for t in g.rate_limit_tiers]
     callable_names = _model_names(spec) | {r.alias for r in g.routes}
     for i, tenant in enumerate(g.tenants):
-        if tenant.name == layout.PROBE_TENANT and layout.probes_enabled(spec):
+        if tenant.name == layout.PROBE_TENANT and components.probes_enabled(spec):
             yield error(
                 "reserved-name",
                 f"'{tenant.name}' is the tenant of hx's synthetic probes",

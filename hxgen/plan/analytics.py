@@ -58,6 +58,8 @@ class WatchedSeries:
 
 @dataclass(frozen=True)
 class AnalyticsPlan:
+    host: str
+    """Where the service runs (beside Prometheus, which it reads)."""
     service: str
     user: str
     port: int
@@ -72,12 +74,12 @@ class AnalyticsPlan:
     series: tuple[WatchedSeries, ...]
 
 
-def build_analytics_plan(spec: Spec) -> AnalyticsPlan | None:
+def build_analytics_plan(spec: Spec) -> AnalyticsPlan:
+    """For a spec whose analytics is on (hxgen.components decides)."""
     a = spec.analytics
-    if not a.enabled:
-        return None
     gpu = spec.host.profile == "gpu"
     return AnalyticsPlan(
+        host=spec.host.name,
         service=layout.ANALYTICS_SERVICE,
         user=layout.ANALYTICS_USER,
         port=a.port,

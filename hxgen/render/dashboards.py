@@ -53,7 +53,7 @@ _CURRENCY_UNITS = {
 
 
 def render(plan: Plan) -> list[Artifact]:
-    if not plan.spec.monitoring.dashboards:
+    if not plan.monitoring.dashboards:
         return []
     artifacts = [Artifact(DATASOURCE_FILE, yaml_text(datasources(plan), plan.spec_file))]
     for board in build_dashboards(plan):
@@ -70,7 +70,7 @@ def build_dashboards(plan: Plan) -> list[dict[str, Any]]:
 
 
 def datasources(plan: Plan) -> dict[str, Any]:
-    mon = plan.spec.monitoring
+    mon = plan.monitoring
     return {
         "apiVersion": 1,
         "datasources": [
@@ -126,12 +126,9 @@ def model_performance(plan: Plan) -> dict[str, Any]:
         ),
         w=12,
     )
-    spec_models = {sm.name: sm for sm in plan.spec.models}
     for i, m in enumerate(plan.models):
         grid.row(f"{m.name} ({m.engine}, {m.task}, served as {m.served_name})", collapsed=i > 0)
-        for panel in model_panels(
-            m, max_num_seqs=spec_models[m.name].max_num_seqs, prefix_caching=spec_models[m.name].prefix_caching
-        ):
+        for panel in model_panels(m, max_num_seqs=m.max_num_seqs, prefix_caching=m.prefix_caching):
             grid.add(panel)
     return dashboard(
         plan,
@@ -265,7 +262,7 @@ def model_panels(m: ModelService, *, max_num_seqs: int, prefix_caching: bool) ->
 
 
 def resources(plan: Plan) -> dict[str, Any]:
-    targets = plan.spec.targets
+    targets = plan.targets
     node = 'job="node"'
     fs = f'{node},fstype!~"tmpfs|ramfs"'
     net = f'{node},device!="lo"'
@@ -352,9 +349,9 @@ def resources(plan: Plan) -> dict[str, Any]:
             "pps",
         )
     )
-    if plan.spec.host.profile == "gpu":
-        for gpu in plan.spec.host.gpus:
-            on_it = [m.name for m in plan.models if gpu.index in m.gpus]
+    if plan.any_gpu_host:
+        for host, gpu in plan.gpus:
+            on_it = [m.name for m in plan.models if m.host == host.name and gpu.index in m.gpus]
             grid.row(f"{GPU_ROW_PREFIX}{gpu.index} ({gpu.model}): {', '.join(on_it) or 'no model'}")
             for panel in gpu_panels(gpu.index, targets.gpu_max_percent):
                 grid.add(panel, w=6)
@@ -366,8 +363,7 @@ def resources(plan: Plan) -> dict[str, Any]:
         plan,
         UID_RESOURCES,
         "hx / Resource utilisation",
-        "CPU, memory, disks and network of the host"
-        + (" and each GPU (DCGM exporter)." if plan.spec.host.profile == "gpu" else "."),
+        "CPU, memory, disks and network of the host" + (" and each GPU (DCGM exporter)." if plan.any_gpu_host else "."),
         grid,
     )
 
@@ -453,7 +449,6 @@ def gpu_panels(index: int, gpu_max_percent: float) -> list[dict[str, Any]]:
 
 
 def integrations(plan: Plan) -> dict[str, Any]:
-    spec = plan.spec
     grid = Grid()
     grid.row("Scrape targets")
     grid.add(
@@ -466,16 +461,16 @@ def integrations(plan: Plan) -> dict[str, Any]:
         w=WIDTH,
         h=4,
     )
-    if spec.gateway.enabled:
+    if plan.gateway is not None:
         _gateway_section(grid)
-    pg = spec.databases.postgres
-    if pg.enabled:
-        databases = "|".join(d.name for d in pg.databases)
+    db = plan.databases
+    if db.postgres is not None:
+        databases = "|".join(d.name for d in db.postgres.databases)
         _postgres_section(grid, databases)
-        if pg.pgbouncer.enabled:
-            _pgbouncer_section(grid, databases, spec.targets.sql_latency_ms)
-    if spec.databases.qdrant.enabled:
-        _qdrant_section(grid, spec.targets.vector_search_ms)
+        if db.pgbouncer is not None:
+            _pgbouncer_section(grid, databases, plan.targets.sql_latency_ms)
+    if db.qdrant is not None:
+        _qdrant_section(grid, plan.targets.vector_search_ms)
     return dashboard(
         plan,
         UID_INTEGRATIONS,
@@ -710,7 +705,6 @@ def _qdrant_section(grid: Grid, vector_search_ms: float) -> None:
 
 
 def business(plan: Plan) -> dict[str, Any]:
-    spec = plan.spec
     grid = Grid()
     grid.row("Usage")
     grid.add(
@@ -748,8 +742,8 @@ def business(plan: Plan) -> dict[str, Any]:
             ],
         )
     )
-    if spec.business is not None:
-        _cost_section(grid, spec.business.currency, bool(spec.business.reference_prices))
+    if plan.business is not None:
+        _cost_section(grid, plan.business.currency, bool(plan.business.reference_prices))
     grid.row("Service levels")
     targets = " or ".join(
         f'label_replace(vector({m.slo.availability_percent / 100:g}), "model", "{m.name}", "", "")' for m in plan.models
@@ -783,7 +777,7 @@ def business(plan: Plan) -> dict[str, Any]:
         UID_BUSINESS,
         "hx / Business",
         "Traffic and tokens per model"
-        + (f", what the host and each model cost in {spec.business.currency}" if spec.business else "")
+        + (f", what the host and each model cost in {plan.business.currency}" if plan.business else "")
         + ", and whether each model meets its SLOs.",
         grid,
     )

@@ -57,19 +57,18 @@ def _error_body(page: ErrorPage) -> str:
 
 
 def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
-    g = plan.spec.gateway
+    g = gateway
     tls = None
     if g.tls.mode != "off":
-        provided = g.tls.mode == "provided"
         tls = {
-            "cert": g.tls.cert_file if provided else layout.GATEWAY_CERT,
-            "key": g.tls.key_file if provided else layout.GATEWAY_KEY,
+            "cert": g.tls.cert_file,
+            "key": g.tls.key_file,
             "client_ca": g.tls.client_ca_file,
             "protocols": "TLSv1.3" if g.tls.min_version == "1.3" else "TLSv1.2 TLSv1.3",
             "hsts_max_age_s": g.tls.hsts_max_age_s,
         }
     cache = None
-    if g.cache.enabled:
+    if g.cache is not None:
         cache = {
             "dir": layout.GATEWAY_CACHE_DIR,
             "size_mb": g.cache.size_mb,
@@ -94,11 +93,11 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
             cache=cache,
             listen=g.listen,
             https_suffix="" if g.listen.https_port == 443 else f":{g.listen.https_port}",
-            server_name=g.server_name or plan.host.name,
+            server_name=g.server_name,
             tls=tls,
             timeouts=g.timeouts,
             body_limit_kb=round(g.body_limit_mb * 1024),
-            access_log=layout.gateway_access_log(plan.host.storage.logs_dir),
+            access_log=g.access_log,
             pid_file=layout.NGINX_PID_FILE,
             bind=layout.ENGINE_BIND_ADDRESS,
             status_port=layout.NGINX_STATUS_PORT,

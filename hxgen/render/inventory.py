@@ -25,56 +25,42 @@ def render(plan: Plan) -> list[Artifact]:
 
 
 def components(plan: Plan) -> list[str]:
-    """Roles the host needs, in the order site.yml applies them."""
-    spec = plan.spec
-    wanted = {
-        "base": True,
-        "nvidia": spec.host.profile == "gpu",
-        "vllm": bool(plan.models_on("vllm")),
-        "tgi": bool(plan.models_on("tgi")),
-        "gateway": spec.gateway.enabled,
-        "postgresql": spec.databases.postgres.enabled,
-        "pgbouncer": spec.databases.postgres.enabled and spec.databases.postgres.pgbouncer.enabled,
-        "qdrant": spec.databases.qdrant.enabled,
-        "node_exporter": True,
-        "prometheus": True,
-        "alertmanager": True,
-        "grafana": spec.monitoring.grafana.enabled,
-        "analytics": plan.analytics is not None,
-    }
-    return [name for name, on in wanted.items() if on]
+    """Roles the host needs, in the order site.yml applies them (decided by the plan)."""
+    return list(dict.fromkeys(c.role for c in plan.components))
 
 
 def _hosts(plan: Plan) -> dict[str, Any]:
-    host = plan.host
-    entry: dict[str, Any] = {}
-    if host.connection == "ssh":
-        if host.address is not None:
-            entry["ansible_host"] = str(host.address)
-        if host.ssh_user:
-            entry["ansible_user"] = host.ssh_user
-    else:
-        entry["ansible_connection"] = CONNECTIONS[host.connection]
-    entry["ansible_python_interpreter"] = "/usr/bin/python3"
-    return {"all": {"children": {GROUP: {"hosts": {host.name: entry}}}}}
+    hosts = {}
+    for host in plan.hosts:
+        entry: dict[str, Any] = {}
+        if host.connection == "ssh":
+            if host.address is not None:
+                entry["ansible_host"] = host.address
+            if host.ssh_user:
+                entry["ansible_user"] = host.ssh_user
+        else:
+            entry["ansible_connection"] = CONNECTIONS[host.connection]
+        entry["ansible_python_interpreter"] = "/usr/bin/python3"
+        hosts[host.name] = entry
+    return {"all": {"children": {GROUP: {"hosts": hosts}}}}
 
 
 def _hx(plan: Plan) -> dict[str, Any]:
-    host = plan.host
+    host = plan.single_host  # group variables: with several hosts, these become host variables
     return {
         "hx_components": components(plan),
         "hx_profile": host.profile,
         "hx_os": host.os,
         # inventory_dir is where Ansible found hosts.yml; the rendered tree sits beside it.
         "hx_rendered_dir": "{{ inventory_dir }}/../" + RENDERED_DIR,
-        "hx_storage": host.storage.model_dump(),
+        "hx_storage": host.storage.as_dict(),
         "hx_config_dir": layout.CONFIG_ROOT,
         "hx_state_dir": layout.STATE_ROOT,
         "hx_install_dir": layout.HX_ROOT,
         "hx_secrets_dir": layout.SECRETS_DIR,
         "hx_group": layout.HX_GROUP,
         # Relative to the inventory directory; ansible-vault encrypted, never committed in plain text.
-        "hx_vault_file": plan.spec.security.secrets.vault_file,
+        "hx_vault_file": plan.security.vault_file,
         # Relative to the inventory directory: the API key hashes kept by `hxgen keys`.
         "hx_api_keys_file": layout.API_KEYS_FILE,
     }
@@ -82,8 +68,9 @@ def _hx(plan: Plan) -> dict[str, Any]:
 
 def _subject_alt_names(plan: Plan) -> list[str]:
     """Names a client may use for the gateway: its server name, the host's name and address."""
-    host, g = plan.host, plan.spec.gateway
-    names = [f"DNS:{g.server_name or host.name}", f"DNS:{host.name}", "DNS:localhost", "IP:127.0.0.1"]
+    g = plan.gateway
+    host = plan.host_named(g.host)
+    names = [f"DNS:{g.server_name}", f"DNS:{host.name}", "DNS:localhost", "IP:127.0.0.1"]
     if host.address:
         names.append(f"IP:{host.address}")
     if g.listen.address not in ("0.0.0.0", "::", "127.0.0.1"):
@@ -110,18 +97,18 @@ def _probes_a_model(plan: Plan) -> bool:
 
 
 def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
-    spec, enabled = plan.spec, set(components(plan))
-    db, mon = spec.databases, spec.monitoring
+    enabled = set(components(plan))
+    db, mon = plan.databases, plan.monitoring
     out: dict[str, dict[str, Any]] = {}
     if "nvidia" in enabled:
         out["nvidia"] = {
-            "nvidia_gpus": [g.model_dump() for g in spec.host.gpus],
+            "nvidia_gpus": [g.as_dict() for _, g in plan.gpus],
             "nvidia_dcgm_exporter_port": layout.DCGM_EXPORTER_PORT,
         }
     if "vllm" in enabled:
-        v = spec.engines.vllm
+        v = plan.engines.vllm
         out["vllm"] = {
-            "vllm_package": plan.vllm_package,
+            "vllm_package": v.package,
             "vllm_version": v.version,
             "vllm_index_url": v.index_url,
             "vllm_user": layout.VLLM_USER,
@@ -131,27 +118,27 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         }
     if "tgi" in enabled:
         out["tgi"] = {
-            "tgi_image": spec.engines.tgi.image,
-            "tgi_runtime": spec.engines.tgi.runtime,
+            "tgi_image": plan.engines.tgi.image,
+            "tgi_runtime": plan.engines.tgi.runtime,
             "tgi_state_dir": layout.TGI_STATE,
             "tgi_models": [_model_entry(m) for m in plan.models_on("tgi")],
         }
     if "gateway" in enabled:
-        g = spec.gateway
+        g = plan.gateway
         out["gateway"] = {
-            "gateway_server_name": g.server_name or spec.host.name,
+            "gateway_server_name": g.server_name,
             "gateway_listen_address": g.listen.address,
             "gateway_http_port": g.listen.http_port,
             "gateway_https_port": g.listen.https_port,
             "gateway_tls_mode": g.tls.mode,
-            "gateway_tls_cert_file": g.tls.cert_file or layout.GATEWAY_CERT,
-            "gateway_tls_key_file": g.tls.key_file or layout.GATEWAY_KEY,
+            "gateway_tls_cert_file": g.tls.cert_file,
+            "gateway_tls_key_file": g.tls.key_file,
             "gateway_tls_dir": layout.TLS_DIR,
             "gateway_tls_subject_alt_names": _subject_alt_names(plan),
             "gateway_conf_dir": layout.GATEWAY_CONF_DIR,
-            "gateway_access_log": layout.gateway_access_log(spec.host.storage.logs_dir),
-            "gateway_access_log_days": spec.security.data_retention.access_log_days,
-            "gateway_cache_dir": layout.GATEWAY_CACHE_DIR if g.cache.enabled else None,
+            "gateway_access_log": g.access_log,
+            "gateway_access_log_days": plan.security.access_log_days,
+            "gateway_cache_dir": layout.GATEWAY_CACHE_DIR if g.cache is not None else None,
             "gateway_status_port": layout.NGINX_STATUS_PORT,
             "gateway_exporter_port": layout.NGINX_EXPORTER_PORT,
             "gateway_probe_key_file": layout.GATEWAY_PROBE_KEY if _probes_a_model(plan) else None,
@@ -171,14 +158,14 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         out["postgresql"] = {
             "postgresql_version": pg.version,
             "postgresql_port": pg.port,
-            "postgresql_listen_addresses": pg.listen_addresses,
+            "postgresql_listen_addresses": list(pg.listen_addresses),
             "postgresql_memory_gb": pg.memory_gb,
-            "postgresql_tuning": pg.tuning.model_dump(exclude_none=True),
-            "postgresql_databases": [d.model_dump() for d in pg.databases],
+            "postgresql_tuning": pg.tuning.as_dict(),
+            "postgresql_databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
             "postgresql_retention_days": pg.retention_days,
         }
     if "pgbouncer" in enabled:
-        pb = db.postgres.pgbouncer
+        pb = db.pgbouncer
         out["pgbouncer"] = {
             "pgbouncer_port": pb.port,
             "pgbouncer_pool_mode": pb.pool_mode,
@@ -192,14 +179,14 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "qdrant_http_port": qd.http_port,
             "qdrant_grpc_port": qd.grpc_port,
             "qdrant_listen_address": qd.listen_address,
-            "qdrant_collections": [c.model_dump(exclude_none=True) for c in qd.collections],
-            "qdrant_snapshots": qd.snapshots.model_dump(),
+            "qdrant_collections": list(qd.collections),
+            "qdrant_snapshots": qd.snapshots,
         }
     out["node_exporter"] = {"node_exporter_port": mon.node_exporter_port}
     out["prometheus"] = {
         "prometheus_port": mon.prometheus_port,
         "prometheus_scrape_interval_s": mon.scrape_interval_s,
-        "prometheus_evaluation_interval_s": mon.evaluation_interval_s or mon.scrape_interval_s,
+        "prometheus_evaluation_interval_s": mon.evaluation_interval_s,
         "prometheus_retention_days": mon.retention_days,
         "prometheus_retention_size_gb": mon.retention_size_gb,
         "prometheus_blackbox_enabled": plan.probe is not None,

@@ -1,4 +1,4 @@
-"""Prometheus scrape configuration and Alertmanager routing, built as data from the spec."""
+"""Prometheus scrape configuration and Alertmanager routing, built as data from the plan."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from .. import alerts, layout
 from ..plan import Plan
+from ..plan.monitoring import AlertRoutePlan, ReceiverPlan
 from ..plan.probes import ProbePlan
-from ..spec.monitoring import AlertRoute, Receiver
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 LOCAL = layout.ENGINE_BIND_ADDRESS
@@ -36,7 +36,7 @@ def _job(name: str, targets: list[str], labels: dict[str, str] | None = None) ->
 
 
 def scrape_jobs(plan: Plan) -> list[dict[str, Any]]:
-    spec, mon = plan.spec, plan.spec.monitoring
+    mon = plan.monitoring
     jobs = [
         _job("prometheus", [f"{LOCAL}:{mon.prometheus_port}"]),
         _job("alertmanager", [f"{LOCAL}:{mon.alertmanager_port}"]),
@@ -46,10 +46,10 @@ def scrape_jobs(plan: Plan) -> list[dict[str, Any]]:
     for m in plan.models:
         labels = {"model": m.name, "engine": m.engine, "served_name": m.served_name}
         jobs.append(_job(f"model-{m.name}", [f"{LOCAL}:{m.port}"], labels))
-    jobs += [_job(h.job, [f"{LOCAL}:{h.port}"]) for h in layout.helper_ports(spec) if h.job]
-    if spec.databases.qdrant.enabled:
-        jobs.append(_job("qdrant", [f"{LOCAL}:{spec.databases.qdrant.http_port}"]))
-    if mon.grafana.enabled:
+    jobs += [_job(h.job, [f"{LOCAL}:{h.port}"]) for h in plan.helper_ports if h.job]
+    if plan.databases.qdrant is not None:
+        jobs.append(_job("qdrant", [f"{LOCAL}:{plan.databases.qdrant.http_port}"]))
+    if mon.grafana is not None:
         jobs.append(_job("grafana", [f"{LOCAL}:{mon.grafana.port}"]))
     if plan.analytics is not None:
         jobs.append(_job("analytics", [f"{LOCAL}:{plan.analytics.port}"]))
@@ -110,12 +110,12 @@ def blackbox_config(probe: ProbePlan) -> dict[str, Any]:
 
 
 def prometheus_config(plan: Plan) -> dict[str, Any]:
-    mon = plan.spec.monitoring
+    mon = plan.monitoring
     return {
         "global": {
             "scrape_interval": f"{mon.scrape_interval_s}s",
-            "evaluation_interval": f"{mon.evaluation_interval_s or mon.scrape_interval_s}s",
-            "external_labels": {"hx_host": plan.host.name},
+            "evaluation_interval": f"{mon.evaluation_interval_s}s",
+            "external_labels": {"hx_host": mon.host},
         },
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{LOCAL}:{mon.alertmanager_port}"]}]}]},
         "rule_files": [f"{PROMETHEUS_RULES_DIR}/*.yml"],
@@ -127,7 +127,7 @@ def _secret_file(name: str) -> str:
     return f"{ALERTMANAGER_SECRETS}/{name}"
 
 
-def _receiver(receiver: Receiver) -> dict[str, Any]:
+def _receiver(receiver: ReceiverPlan) -> dict[str, Any]:
     # Secrets stay out of the rendered file: Alertmanager reads them from files the role writes.
     kind = receiver.type
     if kind == "webhook":
@@ -141,7 +141,7 @@ def _receiver(receiver: Receiver) -> dict[str, Any]:
     return {"name": receiver.name, **config}
 
 
-def _route(route: AlertRoute) -> dict[str, Any]:
+def _route(route: AlertRoutePlan) -> dict[str, Any]:
     matchers = []
     if route.severities:
         matchers.append(f'severity=~"{"|".join(route.severities)}"')
@@ -194,7 +194,7 @@ def inhibit_rules() -> list[dict[str, Any]]:
 
 
 def alertmanager_config(plan: Plan) -> dict[str, Any]:
-    mon = plan.spec.monitoring
+    mon = plan.monitoring
     receivers = [_receiver(r) for r in mon.receivers]
     default = mon.default_receiver or (mon.receivers[0].name if mon.receivers else NULL_RECEIVER)
     if default == NULL_RECEIVER or mon.watchdog_receiver is None:

@@ -43,7 +43,7 @@ def document(plan: Plan) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": f"hx gateway ({plan.spec.gateway.server_name or plan.host.name})",
+            "title": f"hx gateway ({gateway.server_name})",
             "version": __version__,
             "description": "OpenAI-compatible API of every model on this host. Authenticate with "
             "'Authorization: Bearer <key>' (keys come from `hxgen keys create`). Errors are OpenAI-style "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import alerts
-from ..analytics.config import STALE_CYCLES, horizon_label
+from ..contracts.analytics import STALE_CYCLES, horizon_label
 from ..plan import Plan
 from ..plan.analytics import AnalyticsPlan, WatchedSeries
 from . import promql
@@ -90,13 +90,12 @@ def service_stale(a: AnalyticsPlan) -> dict[str, Any]:
 
 
 def rule_groups(plan: Plan, a: AnalyticsPlan) -> dict[str, Any]:
-    mon = plan.spec.monitoring
     rules = [exhaustion(s) for s in a.series if s.limit is not None]
     for s in a.series:
         if s.metric == "request_rate":
             rules += demand(plan, s)
     rules += [sustained_anomaly(a), service_stale(a)]
-    interval = f"{mon.evaluation_interval_s or mon.scrape_interval_s}s"
+    interval = f"{plan.monitoring.evaluation_interval_s}s"
     return {"groups": [{"name": "hx-predictive", "interval": interval, "rules": rules}]}
 
 

@@ -134,7 +134,7 @@ def model_series() -> list[Series]:
 
 
 def rule_groups(plan: Plan) -> dict[str, Any]:
-    interval = plan.spec.monitoring.evaluation_interval_s or plan.spec.monitoring.scrape_interval_s
+    interval = plan.monitoring.evaluation_interval_s
     return {
         "groups": [
             {

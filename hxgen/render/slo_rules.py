@@ -246,8 +246,7 @@ def model_alerts(m: ModelService) -> list[dict[str, Any]]:
 
 
 def rule_groups(plan: Plan) -> dict[str, Any]:
-    mon = plan.spec.monitoring
-    interval = f"{mon.evaluation_interval_s or mon.scrape_interval_s}s"
+    interval = f"{plan.monitoring.evaluation_interval_s}s"
     all_objectives = [o for m in plan.models for o in objectives(m)]
     alerts = [rule for o in all_objectives for rule in burn_alerts(o)]
     alerts += [rule for m in plan.models for rule in model_alerts(m)]

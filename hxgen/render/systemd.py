@@ -21,10 +21,10 @@ def _unit(plan: Plan, model: ModelService) -> Artifact:
         .render(
             header=header(plan.spec_file).rstrip("\n"),
             m=model,
-            gpu=plan.host.profile == "gpu",
+            gpu=plan.host_named(model.host).has_gpus,
             docs_url=DOCS[model.engine],
             state_dir=STATE_DIRS[model.engine],
-            runtime=f"/usr/bin/{plan.spec.engines.tgi.runtime}",
+            runtime=f"/usr/bin/{plan.engines.tgi.runtime}",
         )
     )
     return Artifact(f"{RENDERED_DIR}/{model.unit_file}", text)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hxgen.analytics.config import ServiceConfig, horizon_label
 from hxgen.analytics.history import History, Member, member_of
 from hxgen.analytics.prometheus import Result
+from hxgen.contracts.analytics import ServiceConfig, horizon_label
 from hxgen.plan import build_plan
 from hxgen.render.analytics import config
 from hxgen.validation import validate

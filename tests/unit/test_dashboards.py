@@ -95,21 +95,20 @@ def test_datasource_is_the_local_prometheus_by_fixed_uid():
     (prometheus,) = data["datasources"]
     assert prometheus["uid"] == DATASOURCE_UID
     assert prometheus["type"] == "prometheus"
-    assert prometheus["url"] == f"http://127.0.0.1:{plan.spec.monitoring.prometheus_port}"
+    assert prometheus["url"] == f"http://127.0.0.1:{plan.monitoring.prometheus_port}"
     assert prometheus["isDefault"] is True and prometheus["editable"] is False
     assert prometheus["jsonData"]["timeInterval"] == "10s"
 
 
 def test_no_dashboards_when_the_spec_turns_them_off():
     plan = plan_of("sandbox/hx.yaml")
-    monitoring = plan.spec.monitoring.model_copy(update={"dashboards": False})
-    off = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"monitoring": monitoring}))
+    off = dataclasses.replace(plan, monitoring=dataclasses.replace(plan.monitoring, dashboards=False))
     assert dashboards.render(off) == []
 
 
 def test_dashboards_render_even_without_grafana_on_the_host():
     plan = plan_of("sandbox/hx.yaml")
-    assert plan.spec.monitoring.grafana.enabled is False
+    assert plan.monitoring.grafana is None and not plan.enabled("grafana")
     assert len(dashboards.render(plan)) == 5
 
 
@@ -167,7 +166,7 @@ def test_gpu_rows_follow_the_host_gpus():
     plan = plan_of("hx.yaml")
     board = boards("hx.yaml")["hx-resources"]
     gpu_rows = [t for t in row_titles(board) if t.startswith(dashboards.GPU_ROW_PREFIX)]
-    assert len(gpu_rows) == len(plan.spec.host.gpus) == 4
+    assert len(gpu_rows) == len(plan.single_host.gpus) == 4
     assert gpu_rows[0] == "GPU 0 (NVIDIA L40S): mixtral-8x7b"
     exprs = [t["expr"] for p in row_panels(board, "GPU 3 ") for t in p["targets"]]
     assert all('gpu="3"' in e for e in exprs)
@@ -190,8 +189,7 @@ def test_predictions_row_reads_what_hx_analytics_exports():
     for series in ("hx_capacity_exhaustion_seconds", "hx_anomaly_score", "hx_forecast", "hx_analytics_cycles_total"):
         assert series in exprs
     assert 0.4 in thresholds(next(p for p in predictions if p["title"] == "Anomaly scores"))
-    off = plan.spec.model_copy(update={"analytics": plan.spec.analytics.model_copy(update={"enabled": False})})
-    without = dataclasses.replace(plan, spec=off, analytics=None)
+    without = dataclasses.replace(plan, analytics=None)
     board = {b["uid"]: b for b in dashboards.build_dashboards(without)}["hx-resources"]
     assert dashboards.PREDICTIONS_ROW not in row_titles(board)
 

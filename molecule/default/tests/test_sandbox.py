@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
+from hxgen.pipeline import render_file
 from hxgen.render import dashboards, grafana
 
 GATEWAY = "https://127.0.0.1:8443"
@@ -325,8 +324,7 @@ PANELS_WITH_DATA = {
 def test_every_dashboard_query_runs_on_the_sandbox_prometheus():
     """The dashboards hxgen renders for the sandbox (Grafana itself is not installable here): the
     live Prometheus accepts every query, and the main model and host panels show data."""
-    outcome = check_file(SANDBOX_SPEC)
-    artifacts = dashboards.render(build_plan(outcome.spec, SANDBOX_SPEC.name))
+    artifacts = dashboards.render(render_file(SANDBOX_SPEC).plan)
     boards = [json.loads(a.text) for a in artifacts if a.path.endswith(".json")]
     assert len(boards) == 4
     rejected = {}

@@ -1,7 +1,7 @@
 """hxgen analyze: anomaly scores and forecasts of one series, offline, as CSV in and CSV out.
 
 A thin layer over hxgen.analytics (the library the hx-analytics service runs), with the exit
-codes of hxgen.cli. The numeric libraries load only when a command runs, so that validate and
+codes of hxgen.cli.common. The numeric libraries load only when a command runs, so that validate and
 render stay fast and work without them.
 """
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, usage
+from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, usage
 
 ANALYZE_DESCRIPTION = """\
 Score or forecast one time series, the way the hx-analytics service does live.
@@ -119,7 +119,7 @@ def _forecast(args: argparse.Namespace) -> int:
 def _library() -> SimpleNamespace | None:
     """The analytics modules, or None after saying how to install them."""
     try:
-        from .analytics import anomaly, forecast, series
+        from ..analytics import anomaly, forecast, series
     except ImportError as exc:
         print(
             f"hxgen analyze: {exc.name} is not installed; install the analytics extra: pip install 'hxgen[analytics]'",

@@ -1,6 +1,6 @@
 """hxgen keys: the gateway's API keys, created, listed and revoked from the command line.
 
-A thin layer over hxgen.keys; it shares the spec loading, reporting and exit codes of hxgen.cli.
+A thin layer over hxgen.keys; it shares the spec loading, reporting and exit codes of hxgen.cli.common.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from . import layout
-from .cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SPEC_HELP, load_spec, report, usage
-from .diagnostics import did_you_mean
-from .pipeline import Outcome
+from .. import layout
+from ..diagnostics import did_you_mean
+from ..pipeline import Outcome
+from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SPEC_HELP, load_spec, report, usage
 
 KEYS_DESCRIPTION = """\
 Manage the API keys that clients send to the gateway as 'Authorization: Bearer <key>'.
@@ -150,7 +150,7 @@ def _keys_file_failed(exc: Exception) -> int:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    from . import keys
+    from .. import keys
 
     outcome, status = _valid_spec(args.spec)
     if outcome is None:
@@ -200,7 +200,7 @@ def _unknown_tenant(name: str, tenants: list[str], spec_path: Path) -> int:
 
 
 def _keys_list(args: argparse.Namespace) -> int:
-    from . import keys
+    from .. import keys
 
     outcome, status = _valid_spec(args.spec)
     if outcome is None:
@@ -229,7 +229,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
-    from . import keys
+    from .. import keys
 
     # Only the spec's location matters: revoking a leaked key must not wait for a spec fix.
     path = _keys_file(args)

@@ -1,0 +1,89 @@
+"""Which components a spec turns on, and the helper ports they bind: decided here, once.
+
+The checks read it (the port reservations of exporters and status pages) and the plan reads it
+(the roles the host gets, the sections that exist, what Prometheus scrapes); renderers only see
+its answer in the Plan (Plan.components, Plan.helper_ports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import layout
+
+if TYPE_CHECKING:
+    from .spec import Spec
+
+# Roles in the order playbooks/site.yml applies them.
+ROLES = (
+    "base",
+    "nvidia",
+    "vllm",
+    "tgi",
+    "gateway",
+    "postgresql",
+    "pgbouncer",
+    "qdrant",
+    "node_exporter",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "analytics",
+)
+
+
+def enabled_roles(spec: Spec) -> tuple[str, ...]:
+    """The roles the host needs, in the order site.yml applies them."""
+    engines = {m.engine for m in spec.models}
+    pg = spec.databases.postgres
+    wanted = {
+        "base": True,
+        "nvidia": spec.host.profile == "gpu",
+        "vllm": "vllm" in engines,
+        "tgi": "tgi" in engines,
+        "gateway": spec.gateway.enabled,
+        "postgresql": pg.enabled,
+        "pgbouncer": pg.enabled and pg.pgbouncer.enabled,
+        "qdrant": spec.databases.qdrant.enabled,
+        "node_exporter": True,
+        "prometheus": True,
+        "alertmanager": True,
+        "grafana": spec.monitoring.grafana.enabled,
+        "analytics": spec.analytics.enabled,
+    }
+    return tuple(role for role in ROLES if wanted[role])
+
+
+def probes_enabled(spec: Spec) -> bool:
+    """Synthetic probes need a gateway to probe and a model behind it."""
+    return spec.gateway.enabled and spec.monitoring.probes.enabled and bool(spec.models)
+
+
+@dataclass(frozen=True)
+class HelperPort:
+    port: int
+    what: str
+    job: str | None
+    """Prometheus job that scrapes it; None for ports nothing scrapes."""
+    role: str
+    """The role that installs the helper, so it sits on that role's host."""
+
+
+def helper_ports(spec: Spec) -> list[HelperPort]:
+    """Ports the roles bind for helpers the spec does not name: status pages and exporters.
+    The port checks reserve them and the Prometheus config scrapes them, from this one list."""
+    roles = set(enabled_roles(spec))
+    ports = []
+    if "gateway" in roles:
+        ports.append(HelperPort(layout.NGINX_STATUS_PORT, "the gateway's status page", None, "gateway"))
+        ports.append(HelperPort(layout.NGINX_EXPORTER_PORT, "the nginx exporter", "nginx", "gateway"))
+    if "nvidia" in roles:
+        ports.append(HelperPort(layout.DCGM_EXPORTER_PORT, "the DCGM exporter", "dcgm", "nvidia"))
+    if probes_enabled(spec):
+        ports.append(HelperPort(layout.BLACKBOX_EXPORTER_PORT, "the blackbox exporter", "blackbox", "prometheus"))
+    if "postgresql" in roles:
+        ports.append(HelperPort(layout.POSTGRES_EXPORTER_PORT, "the PostgreSQL exporter", "postgres", "postgresql"))
+    if "pgbouncer" in roles:
+        ports.append(HelperPort(layout.PGBOUNCER_EXPORTER_PORT, "the PgBouncer exporter", "pgbouncer", "pgbouncer"))
+    return ports

@@ -1,0 +1,103 @@
+"""PostgreSQL, PgBouncer and Qdrant as the roles and dashboards need them; a database that is
+turned off has no section (None), as decided by hxgen.components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..spec import Spec
+
+
+@dataclass(frozen=True)
+class PgDatabasePlan:
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class PgTuningPlan:
+    """The spec's tuning; None: the role sizes the value from host RAM."""
+
+    max_connections: int
+    shared_buffers_mb: int | None
+    effective_cache_size_mb: int | None
+    work_mem_mb: int | None
+    maintenance_work_mem_mb: int | None
+
+    def as_dict(self) -> dict[str, int]:
+        """The values that are set, as the role's variable takes them."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class PostgresPlan:
+    host: str
+    version: int
+    port: int
+    listen_addresses: tuple[str, ...]
+    memory_gb: float
+    tuning: PgTuningPlan
+    databases: tuple[PgDatabasePlan, ...]
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class PgBouncerPlan:
+    host: str
+    port: int
+    pool_mode: str
+    pool_size: int
+    max_client_connections: int
+
+
+@dataclass(frozen=True)
+class QdrantPlan:
+    host: str
+    version: str
+    http_port: int
+    grpc_port: int
+    listen_address: str
+    collections: tuple[dict, ...]
+    """Each collection with the values that are set, as the role creates it."""
+    snapshots: dict
+
+
+@dataclass(frozen=True)
+class DatabasesPlan:
+    postgres: PostgresPlan | None
+    pgbouncer: PgBouncerPlan | None
+    qdrant: QdrantPlan | None
+
+
+def build_databases_plan(spec: Spec, roles: tuple[str, ...]) -> DatabasesPlan:
+    host = spec.host.name
+    pg, qd = spec.databases.postgres, spec.databases.qdrant
+    pb = pg.pgbouncer
+    return DatabasesPlan(
+        postgres=PostgresPlan(
+            host=host,
+            version=pg.version,
+            port=pg.port,
+            listen_addresses=tuple(pg.listen_addresses),
+            memory_gb=pg.memory_gb,
+            tuning=PgTuningPlan(**pg.tuning.model_dump()),
+            databases=tuple(PgDatabasePlan(d.name, d.owner) for d in pg.databases),
+            retention_days=pg.retention_days,
+        )
+        if "postgresql" in roles
+        else None,
+        pgbouncer=PgBouncerPlan(host, pb.port, pb.pool_mode, pb.pool_size, pb.max_client_connections)
+        if "pgbouncer" in roles
+        else None,
+        qdrant=QdrantPlan(
+            host=host,
+            version=qd.version,
+            http_port=qd.http_port,
+            grpc_port=qd.grpc_port,
+            listen_address=qd.listen_address,
+            collections=tuple(c.model_dump(exclude_none=True) for c in qd.collections),
+            snapshots=qd.snapshots.model_dump(),
+        )
+        if "qdrant" in roles
+        else None,
+    )

@@ -1,0 +1,34 @@
+"""Host-wide numbers renderers read: the targets that alerts and dashboards draw as lines, and
+the security settings the roles need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..spec import Spec
+
+
+@dataclass(frozen=True)
+class TargetsPlan:
+    memory_max_percent: float
+    cpu_max_percent: float
+    gpu_max_percent: float
+    sql_latency_ms: float
+    vector_search_ms: float
+
+
+@dataclass(frozen=True)
+class SecurityPlan:
+    vault_file: str
+    """Relative to the inventory directory; ansible-vault encrypted."""
+    access_log_days: int
+
+
+def build_targets_plan(spec: Spec) -> TargetsPlan:
+    t = spec.targets
+    return TargetsPlan(t.memory_max_percent, t.cpu_max_percent, t.gpu_max_percent, t.sql_latency_ms, t.vector_search_ms)
+
+
+def build_security_plan(spec: Spec) -> SecurityPlan:
+    s = spec.security
+    return SecurityPlan(vault_file=s.secrets.vault_file, access_log_days=s.data_retention.access_log_days)
