@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import sys
 import textwrap
 
@@ -340,3 +341,11 @@ def test_checks_of_valid_sections_run_while_another_section_has_errors(spec_data
 def test_a_whole_valid_spec_skips_nothing(spec_data):
     run = run_section_checks(validate_sections(spec_data).sections)
     assert run.skipped == () and run.waiting_on == ()
+
+
+def test_the_docs_say_which_sections_each_check_reads():
+    text = (ROOT / "docs/diagnostics.md").read_text().split("| check | what it looks at | reads |\n", 1)[1]
+    table = itertools.takewhile(lambda line: line.startswith("|"), text.splitlines()[1:])
+    rows = [line.strip("|").split("|") for line in table]
+    documented = {name.strip().strip("`"): {s.strip() for s in sections.split(",")} for name, _, sections in rows}
+    assert documented == {check.name: set(check.reads) for check in CHECKS}
