@@ -12,7 +12,8 @@
    in never crash `check_text`.
 
 Runs are derandomized so CI sees the same examples every time. Inputs known to have crashed
-hxgen are pinned with @example.
+hxgen are pinned with @example. To explore further once, scale the example counts and let a
+seed choose them: `HX_PROPERTY_SCALE=10 pytest tests/test_properties.py --hypothesis-seed=7`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import copy
 import io
 import math
+import os
 import re
 import tempfile
 import types
@@ -48,10 +50,12 @@ SEED_FILES = [ROOT / "hx.yaml", ROOT / "sandbox" / "hx.yaml", *sorted((DATA / "c
 SEED_TEXTS = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in SEED_FILES}
 SEEDS = {name: YAML(typ="safe", pure=True).load(text) for name, text in SEED_TEXTS.items()}
 
+# 1 in CI (the same examples every run); more to explore, with examples chosen by --hypothesis-seed.
+SCALE = int(os.environ.get("HX_PROPERTY_SCALE", "1"))
 PROPERTY_SETTINGS = settings(
-    max_examples=200,
+    max_examples=200 * SCALE,
     deadline=None,
-    derandomize=True,
+    derandomize=SCALE == 1,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -371,7 +375,7 @@ def _minimal_with(path: Path_, value: Any) -> tuple[str, list[str], str]:
 
 # Inputs that crashed hxgen (tracebacks, not diagnostics); always tried, before the generated ones.
 @example(_minimal_with(("models", 0, "resources", "cpu_cores"), 1e307))  # a CPU quota x 100 overflows
-@settings(PROPERTY_SETTINGS, max_examples=150)
+@settings(PROPERTY_SETTINGS, max_examples=150 * SCALE)
 @given(extreme_number_specs())
 def test_extreme_numbers_validate_or_render(case):
     seed, settings_made, text = case
@@ -436,7 +440,7 @@ models:
 @example("? : : ? ")  # a mapping used as a key
 @example("!!omap [a: 1]")  # an ordered map: its keys carry no positions
 @example("models: !!str [a]")  # a list tagged as a string: its items carry no positions
-@settings(PROPERTY_SETTINGS, max_examples=1000)
+@settings(PROPERTY_SETTINGS, max_examples=1000 * SCALE)
 @given(st.text() | yamlish_text() | spliced_spec_text())
 def test_arbitrary_text_never_crashes(text):
     outcome = check_text(text, "hx.yaml")
