@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+# A note says what was not checked (and why); it is neither an error nor a warning.
+Severity = Literal["error", "warning", "note"]
 # A location inside the spec, as pydantic reports it: ("models", 0, "gpus", 1).
 SpecPath = tuple[str | int, ...]
 
@@ -29,12 +30,14 @@ class Located:
     file: str
     line: int
     column: int
+    """line and column are 0 for a diagnostic about the whole file (a note)."""
     diagnostic: Diagnostic
 
     def format(self) -> str:
         d = self.diagnostic
         where = f"{dotted(d.path)}: " if d.path else ""
-        text = f"{self.file}:{self.line}:{self.column}: {d.severity}[{d.code}]: {where}{d.message}"
+        place = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+        text = f"{place}: {d.severity}[{d.code}]: {where}{d.message}"
         if d.hint:
             text += f"\n  hint: {d.hint}"
         return text
@@ -43,8 +46,8 @@ class Located:
         d = self.diagnostic
         return {
             "file": self.file,
-            "line": self.line,
-            "column": self.column,
+            "line": self.line or None,
+            "column": self.column or None,
             "severity": d.severity,
             "code": d.code,
             "path": dotted(d.path),
@@ -59,6 +62,10 @@ def error(code: str, message: str, path: SpecPath = (), hint: str | None = None,
 
 def warning(code: str, message: str, path: SpecPath = (), hint: str | None = None, at: str = "value") -> Diagnostic:
     return Diagnostic("warning", code, message, hint, path, at)
+
+
+def note(code: str, message: str) -> Diagnostic:
+    return Diagnostic("note", code, message)
 
 
 def dotted(path: SpecPath) -> str:
@@ -80,5 +87,5 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 def summary(located: list[Located]) -> str:
     errors = sum(1 for d in located if d.diagnostic.severity == "error")
-    warnings = len(located) - errors
+    warnings = sum(1 for d in located if d.diagnostic.severity == "warning")
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from .diagnostics import Diagnostic, SpecPath, did_you_mean, error
 from .spec import SPEC_VERSION, Spec
-from .spec.common import NAME_PATTERN
+from .spec.common import NAME_PATTERN, StrictModel
 
 # Patterns are precise but unreadable; these say the same thing in words.
 PATTERN_WORDS = {
@@ -39,23 +41,84 @@ RANGE_KINDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equ
 OUT_OF_RANGE, WRONG_TYPE = "out-of-range", "wrong-type"
 
 
+# The top-level sections, in the order the Spec declares them (version is checked first, alone).
+SECTIONS: tuple[str, ...] = tuple(name for name in Spec.model_fields if name != "version")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What validation made of the data.
+
+    `spec` is the whole Spec when every section is valid. `sections` holds each top-level
+    section that is valid on its own (its default when the file leaves it out), so that the
+    cross-field checks reading only those can run while another section still has errors.
+    """
+
+    spec: Spec | None
+    sections: dict[str, Any]
+    diagnostics: list[Diagnostic]
+    fields_checked: bool = True
+    """False when the document or its version was unusable, so no section was looked at."""
+
+
 def validate(data: Any) -> tuple[Spec | None, list[Diagnostic]]:
+    result = validate_sections(data)
+    return result.spec, result.diagnostics
+
+
+def validate_sections(data: Any) -> Validation:
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
-        return None, [
-            error(
-                "not-a-mapping",
-                f"the spec is {kind}; it must be a mapping of sections",
-                hint=f"a spec starts with 'version: {SPEC_VERSION}', then 'host:' and 'models:' sections",
-            )
-        ]
+        problem = error(
+            "not-a-mapping",
+            f"the spec is {kind}; it must be a mapping of sections",
+            hint=f"a spec starts with 'version: {SPEC_VERSION}', then 'host:' and 'models:' sections",
+        )
+        return Validation(None, {}, [problem], fields_checked=False)
     version_problem = _check_version(data)
     if version_problem:
-        return None, [version_problem]
+        return Validation(None, {}, [version_problem], fields_checked=False)
     try:
-        return Spec.model_validate(data), []
+        spec = Spec.model_validate(data)
     except ValidationError as exc:
-        return None, _merge_typos([_translate(e) for e in exc.errors(include_url=False)])
+        # The whole-Spec errors are the ones reported (they are what the user must fix); the
+        # sections are validated again one by one only to learn which of them are sound.
+        found = _merge_typos([_translate(e) for e in exc.errors(include_url=False)])
+        return Validation(None, _sound_sections(data), found)
+    return Validation(spec, {name: getattr(spec, name) for name in SECTIONS}, [])
+
+
+def _sound_sections(data: dict) -> dict[str, Any]:
+    """Every section that validates on its own, except one the file may have misspelt.
+
+    A top-level key such as 'gatway' leaves 'gateway' at its default, which is not what the
+    user wrote: checks that compared other sections against that default would report errors
+    that are not there. Such a section counts as not valid.
+    """
+    misspelt = {_nearest_section(key) for key in data if key not in Spec.model_fields}
+    sound = {}
+    for name in SECTIONS:
+        if name in misspelt:
+            continue
+        try:
+            holder = _section_model(name).model_validate({name: data[name]} if name in data else {})
+        except ValidationError:
+            continue
+        sound[name] = getattr(holder, name)
+    return sound
+
+
+def _nearest_section(key: object) -> str | None:
+    """The section the unknown-key hint suggests for `key`, if any."""
+    hint = did_you_mean(str(key), Spec.model_fields)
+    return hint.split("'")[1] if hint else None
+
+
+@functools.cache
+def _section_model(name: str) -> type[BaseModel]:
+    """A model holding only the Spec's field `name`, with its annotation, default and constraints."""
+    field = Spec.model_fields[name]
+    return create_model(f"Spec_{name}", __base__=StrictModel, **{name: (field.annotation, field)})
 
 
 def _check_version(data: dict) -> Diagnostic | None:

@@ -71,9 +71,12 @@ def test_json_format_is_data_on_stdout(hxgen, project, spec_data):
     assert result.code == 1
     document = json.loads(result.out)
     assert document["ok"] is False and document["errors"] == 1
-    (diag,) = document["diagnostics"]
+    diag, skipped = document["diagnostics"]
     assert diag["code"] == "invalid-choice" and diag["path"] == "models[0].engine"
     assert diag["hint"] == "did you mean 'vllm'?" and diag["line"] > 1
+    # The checks that read models wait for the fix, and the document says so, about the whole file.
+    assert (skipped["severity"], skipped["code"], skipped["line"]) == ("note", "checks-skipped", None)
+    assert "read models" in skipped["message"]
 
 
 def test_render_writes_then_is_idempotent(hxgen, project):

@@ -3,14 +3,17 @@
 1. Valid specs (hx.yaml, sandbox/hx.yaml, tests/data/cases/*/hx.yaml), randomly broken a few
    places at a time, go through `check_text` and through `hxgen validate`: no exception escapes,
    every diagnostic points inside the file, the exit code is 1 exactly when there are errors,
-   and a spec that still passes also renders.
+   a report that skipped checks ends with a note saying so, and a spec that still passes also
+   renders. Most broken specs keep some sections valid, so the cross-field checks run on
+   partially valid specs here.
 2. The same, with numeric fields set to extreme but often valid values, so that more specs
    pass validation and reach the renderers.
 3. Arbitrary text, text made of YAML-ish fragments, and real specs with such fragments spliced
    in never crash `check_text`.
 
 Runs are derandomized so CI sees the same examples every time. Inputs known to have crashed
-hxgen are pinned with @example.
+hxgen are pinned with @example. To explore further once, scale the example counts and let a
+seed choose them: `HX_PROPERTY_SCALE=10 pytest tests/test_properties.py --hypothesis-seed=7`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 import copy
 import io
 import math
+import os
 import re
 import tempfile
 import types
@@ -31,18 +35,25 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from hxgen.checks import run_section_checks
 from hxgen.cli import main
+from hxgen.loader import load
 from hxgen.pipeline import Outcome, check_text, render_text
-from hxgen.validation import _model_at  # follows the Spec annotations along a data path
+from hxgen.validation import (
+    _model_at,  # follows the Spec annotations along a data path
+    validate_sections,
+)
 
 SEED_FILES = [ROOT / "hx.yaml", ROOT / "sandbox" / "hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
 SEED_TEXTS = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in SEED_FILES}
 SEEDS = {name: YAML(typ="safe", pure=True).load(text) for name, text in SEED_TEXTS.items()}
 
+# 1 in CI (the same examples every run); more to explore, with examples chosen by --hypothesis-seed.
+SCALE = int(os.environ.get("HX_PROPERTY_SCALE", "1"))
 PROPERTY_SETTINGS = settings(
-    max_examples=200,
+    max_examples=200 * SCALE,
     deadline=None,
-    derandomize=True,
+    derandomize=SCALE == 1,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -237,7 +248,14 @@ def _assert_well_located(outcome: Outcome, text: str, check_columns: bool = True
     if yaml_lines and yaml_lines[-1] == "":
         yaml_lines.pop()
     line_count = max(len(text.splitlines()), len(yaml_lines))
+    last = outcome.diagnostics[-1] if outcome.diagnostics else None
+    notes = [d for d in outcome.diagnostics if d.diagnostic.severity == "note"]
+    # A note is about the whole file (no position); there is at most one, and it ends the report.
+    assert notes in ([], [last]), [d.format() for d in notes]
+    assert all((d.line, d.column) == (0, 0) for d in notes)
     for d in outcome.diagnostics:
+        if d in notes:
+            continue
         shown = d.format()
         assert 1 <= d.line <= line_count + 1, shown
         assert d.column >= 1, shown
@@ -249,6 +267,16 @@ def _assert_consistent(outcome: Outcome) -> None:
     if outcome.spec is None:
         assert outcome.errors, "no spec, yet no error explains why"
     assert outcome.passed() == (not outcome.errors)
+    if outcome.spec is not None:
+        assert not any(d.diagnostic.severity == "note" for d in outcome.diagnostics), "a whole spec skips nothing"
+
+
+def _assert_complete_unless_noted(text: str, outcome: Outcome) -> None:
+    """A report without a note ran every check: nothing hides behind a short list."""
+    if any(d.diagnostic.severity == "note" for d in outcome.diagnostics):
+        return
+    validation = validate_sections(load(text, "hx.yaml").data)
+    assert run_section_checks(validation.sections).skipped == ()
 
 
 def _cli_validate(text: str) -> tuple[int, str]:
@@ -267,6 +295,7 @@ def _assert_pipeline_holds(text: str) -> None:
     outcome = rendered.outcome
     _assert_consistent(outcome)
     _assert_well_located(outcome, text)
+    _assert_complete_unless_noted(text, outcome)
 
     code, err = _cli_validate(text)
     assert code in (0, 1), err
@@ -275,6 +304,8 @@ def _assert_pipeline_holds(text: str) -> None:
     assert "Traceback" not in err
 
     event("passes" if outcome.passed() else f"first error: {outcome.errors[0].diagnostic.code}")
+    notes = [d.diagnostic.code for d in outcome.diagnostics if d.diagnostic.severity == "note"]
+    event(f"note: {notes[0]}" if notes else "no note")
     if outcome.passed():
         assert rendered.artifacts
 
@@ -342,7 +373,7 @@ def _minimal_with(path: Path_, value: Any) -> tuple[str, list[str], str]:
 
 # Inputs that crashed hxgen (tracebacks, not diagnostics); always tried, before the generated ones.
 @example(_minimal_with(("models", 0, "resources", "cpu_cores"), 1e307))  # a CPU quota x 100 overflows
-@settings(PROPERTY_SETTINGS, max_examples=150)
+@settings(PROPERTY_SETTINGS, max_examples=150 * SCALE)
 @given(extreme_number_specs())
 def test_extreme_numbers_validate_or_render(case):
     seed, settings_made, text = case
@@ -407,7 +438,7 @@ models:
 @example("? : : ? ")  # a mapping used as a key
 @example("!!omap [a: 1]")  # an ordered map: its keys carry no positions
 @example("models: !!str [a]")  # a list tagged as a string: its items carry no positions
-@settings(PROPERTY_SETTINGS, max_examples=1000)
+@settings(PROPERTY_SETTINGS, max_examples=1000 * SCALE)
 @given(st.text() | yamlish_text() | spliced_spec_text())
 def test_arbitrary_text_never_crashes(text):
     outcome = check_text(text, "hx.yaml")

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from .. import alerts
 from ..diagnostics import Diagnostic, error, warning
 from ..spec import Spec
+from .sections import reads
 
 
+@reads("analytics", "host")
 def series(spec: Spec) -> Iterator[Diagnostic]:
     a = spec.analytics
     if not a.enabled:
@@ -40,6 +42,7 @@ def series(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
+@reads("analytics", "monitoring")
 def interval(spec: Spec) -> Iterator[Diagnostic]:
     a, scrape_s = spec.analytics, spec.monitoring.scrape_interval_s
     if a.enabled and a.interval_s < scrape_s:

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from .. import sizing
 from ..diagnostics import Diagnostic, error, warning
 from ..spec import Spec
+from .sections import reads
 
 
+@reads("host", "models")
 def profile(spec: Spec) -> Iterator[Diagnostic]:
     host = spec.host
     if host.profile == "gpu" and not host.gpus:
@@ -64,6 +66,7 @@ def profile(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
+@reads("host", "models")
 def parallelism(spec: Spec) -> Iterator[Diagnostic]:
     for i, m in enumerate(spec.models):
         if spec.host.profile == "cpu":
@@ -92,6 +95,7 @@ def parallelism(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
+@reads("host", "models")
 def gpu_memory(spec: Spec) -> Iterator[Diagnostic]:
     if spec.host.profile != "gpu":
         return
@@ -160,10 +164,10 @@ def _gpu_position(spec: Spec, index: int) -> int:
     return next(i for i, g in enumerate(spec.host.gpus) if g.index == index)
 
 
-def host_memory(spec: Spec) -> Iterator[Diagnostic]:
-    host = spec.host
+@reads("host", "models")
+def cpu_memory(spec: Spec) -> Iterator[Diagnostic]:
     for i, m in enumerate(spec.models):
-        if host.profile == "cpu" and sizing.cpu_need_gb(m) > m.resources.memory_gb:
+        if spec.host.profile == "cpu" and sizing.cpu_need_gb(m) > m.resources.memory_gb:
             yield error(
                 "cpu-memory",
                 f"needs {_up(sizing.cpu_need_gb(m))} GB of RAM on the cpu profile (weights "
@@ -171,6 +175,11 @@ def host_memory(spec: Spec) -> Iterator[Diagnostic]:
                 f"{m.kv_cache_min_gb:g} GB) but resources.memory_gb is {m.resources.memory_gb:g}",
                 ("models", i, "resources", "memory_gb"),
             )
+
+
+@reads("host", "models", "gateway", "databases", "monitoring", "analytics", "targets")
+def host_memory(spec: Spec) -> Iterator[Diagnostic]:
+    host = spec.host
     budget = memory_budget(spec)
     total = sum(gb for _, gb in budget)
     limit = host.memory_gb * spec.targets.memory_max_percent / 100
@@ -201,4 +210,4 @@ def memory_budget(spec: Spec) -> list[tuple[str, float]]:
     return parts
 
 
-CHECKS = (profile, parallelism, gpu_memory, host_memory)
+CHECKS = (profile, parallelism, gpu_memory, cpu_memory, host_memory)

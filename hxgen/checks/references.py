@@ -8,6 +8,7 @@ from .. import components, layout
 from ..diagnostics import Diagnostic, SpecPath, did_you_mean, error
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
+from .sections import reads
 
 
 def _unresolved(value: str, choices: Iterable[str], what: str, path: SpecPath) -> Diagnostic:
@@ -22,6 +23,7 @@ def _model_names(spec: Spec) -> set[str]:
     return {m.name for m in spec.models} | {m.public_name for m in spec.models}
 
 
+@reads("host", "models")
 def gpu_assignments(spec: Spec) -> Iterator[Diagnostic]:
     indexes = {g.index for g in spec.host.gpus}
     for i, model in enumerate(spec.models):
@@ -41,18 +43,12 @@ def gpu_assignments(spec: Spec) -> Iterator[Diagnostic]:
             seen.add(gpu)
 
 
+@reads("gateway", "models")
 def tenants(spec: Spec) -> Iterator[Diagnostic]:
     g = spec.gateway
     tiers = [t.name for t in g.rate_limit_tiers]
     callable_names = _model_names(spec) | {r.alias for r in g.routes}
     for i, tenant in enumerate(g.tenants):
-        if tenant.name == layout.PROBE_TENANT and components.probes_enabled(spec):
-            yield error(
-                "reserved-name",
-                f"'{tenant.name}' is the tenant of hx's synthetic probes",
-                ("gateway", "tenants", i, "name"),
-                hint="choose another name, or disable monitoring.probes",
-            )
         if tenant.tier not in tiers:
             yield _unresolved(tenant.tier, tiers, "rate-limit tier", ("gateway", "tenants", i, "tier"))
         for j, name in enumerate(tenant.models):
@@ -60,6 +56,19 @@ def tenants(spec: Spec) -> Iterator[Diagnostic]:
                 yield _unresolved(name, callable_names, "model or route", ("gateway", "tenants", i, "models", j))
 
 
+@reads("gateway", "monitoring", "models")  # components.probes_enabled reads all three
+def probe_tenant(spec: Spec) -> Iterator[Diagnostic]:
+    for i, tenant in enumerate(spec.gateway.tenants):
+        if tenant.name == layout.PROBE_TENANT and components.probes_enabled(spec):
+            yield error(
+                "reserved-name",
+                f"'{tenant.name}' is the tenant of hx's synthetic probes",
+                ("gateway", "tenants", i, "name"),
+                hint="choose another name, or disable monitoring.probes",
+            )
+
+
+@reads("monitoring", "models", "gateway")
 def probes(spec: Spec) -> Iterator[Diagnostic]:
     wanted = spec.monitoring.probes.model
     callable_names = _model_names(spec) | {r.alias for r in spec.gateway.routes}
@@ -67,6 +76,7 @@ def probes(spec: Spec) -> Iterator[Diagnostic]:
         yield _unresolved(wanted, callable_names, "model or route", ("monitoring", "probes", "model"))
 
 
+@reads("models", "gateway")
 def routes(spec: Spec) -> Iterator[Diagnostic]:
     names = _model_names(spec)
     for i, route in enumerate(spec.gateway.routes):
@@ -92,7 +102,8 @@ def routes(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
-def databases(spec: Spec) -> Iterator[Diagnostic]:
+@reads("databases", "models")
+def collections(spec: Spec) -> Iterator[Diagnostic]:
     embedders = [m.name for m in spec.models if m.task == "embed"]
     for i, collection in enumerate(spec.databases.qdrant.collections):
         if collection.embedding_model is not None and collection.embedding_model not in embedders:
@@ -102,6 +113,10 @@ def databases(spec: Spec) -> Iterator[Diagnostic]:
                 "embedding model (task: embed)",
                 ("databases", "qdrant", "collections", i, "embedding_model"),
             )
+
+
+@reads("databases")
+def connection_pool(spec: Spec) -> Iterator[Diagnostic]:
     pg = spec.databases.postgres
     if pg.enabled and pg.pgbouncer.enabled:
         # PgBouncer keeps one pool per database (each owner connects to its own database);
@@ -119,6 +134,7 @@ def databases(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
+@reads("monitoring")
 def alerting(spec: Spec) -> Iterator[Diagnostic]:
     mon = spec.monitoring
     receivers = [r.name for r in mon.receivers]
@@ -140,6 +156,7 @@ def alerting(spec: Spec) -> Iterator[Diagnostic]:
                 )
 
 
+@reads("business", "models")
 def business(spec: Spec) -> Iterator[Diagnostic]:
     if spec.business is None:
         return
@@ -150,4 +167,4 @@ def business(spec: Spec) -> Iterator[Diagnostic]:
                 yield _unresolved(model, names, "model", ("business", "reference_prices", i, "compare_with", j))
 
 
-CHECKS = (gpu_assignments, tenants, probes, routes, databases, alerting, business)
+CHECKS = (gpu_assignments, tenants, probe_tenant, probes, routes, collections, connection_pool, alerting, business)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from .. import alerts
 from ..diagnostics import Diagnostic, error, warning
 from ..spec import Spec
+from .sections import reads
 
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -51,6 +52,7 @@ MANAGED_FLAGS = {
 }
 
 
+@reads("models")
 def model_slos(spec: Spec) -> Iterator[Diagnostic]:
     for i, m in enumerate(spec.models):
         slo = m.slo
@@ -100,6 +102,7 @@ def model_slos(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
+@reads("models")
 def model_settings(spec: Spec) -> Iterator[Diagnostic]:
     for i, m in enumerate(spec.models):
         if m.source.hub and m.source.revision and not COMMIT_SHA.match(m.source.revision):
@@ -127,6 +130,7 @@ def model_settings(spec: Spec) -> Iterator[Diagnostic]:
                 )
 
 
+@reads("gateway")
 def gateway(spec: Spec) -> Iterator[Diagnostic]:
     g = spec.gateway
     if not g.enabled:
@@ -197,6 +201,7 @@ def gateway(spec: Spec) -> Iterator[Diagnostic]:
         )
 
 
+@reads("monitoring")
 def monitoring(spec: Spec) -> Iterator[Diagnostic]:
     mon = spec.monitoring
     if not mon.receivers:

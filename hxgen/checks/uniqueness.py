@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from .. import components
 from ..diagnostics import Diagnostic, SpecPath, dotted, error
 from ..spec import Spec
+from .sections import reads
 
 
 def _duplicates(items: Iterable[tuple[object, SpecPath]], what: str, code: str) -> Iterator[Diagnostic]:
@@ -29,26 +30,70 @@ def _named(entries: list, section: SpecPath, attr: str = "name") -> Iterator[tup
         yield getattr(entry, attr), (*section, i, attr)
 
 
-def unique_names(spec: Spec) -> Iterator[Diagnostic]:
-    g, db = spec.gateway, spec.databases
-    groups = [
-        (_named(spec.host.gpus, ("host", "gpus"), "index"), "GPU index"),
-        (_named(spec.models, ("models",)), "model name"),
-        (_named(g.tenants, ("gateway", "tenants")), "tenant name"),
-        (_named(g.rate_limit_tiers, ("gateway", "rate_limit_tiers")), "tier name"),
-        (_named(g.api_versions, ("gateway", "api_versions")), "API version"),
-        (_named(db.postgres.databases, ("databases", "postgres", "databases")), "database name"),
-        (_named(db.qdrant.collections, ("databases", "qdrant", "collections")), "collection name"),
-        (_named(spec.monitoring.receivers, ("monitoring", "receivers")), "receiver name"),
-        (_named(spec.monitoring.extra_rules, ("monitoring", "extra_rules"), "alert"), "alert name"),
-        (_named(spec.analytics.series, ("analytics", "series")), "series name"),
-    ]
-    if spec.business:
-        groups.append((_named(spec.business.reference_prices, ("business", "reference_prices")), "reference price"))
+def _unique(groups: list[tuple[Iterator[tuple[object, SpecPath]], str]]) -> Iterator[Diagnostic]:
     for items, what in groups:
         yield from _duplicates(items, what, "duplicate-name")
 
 
+# One check per section, so that errors in one section do not hold back the names of another.
+@reads("host")
+def unique_gpu_indexes(spec: Spec) -> Iterator[Diagnostic]:
+    yield from _unique([(_named(spec.host.gpus, ("host", "gpus"), "index"), "GPU index")])
+
+
+@reads("models")
+def unique_model_names(spec: Spec) -> Iterator[Diagnostic]:
+    yield from _unique([(_named(spec.models, ("models",)), "model name")])
+
+
+@reads("gateway")
+def unique_gateway_names(spec: Spec) -> Iterator[Diagnostic]:
+    g = spec.gateway
+    yield from _unique(
+        [
+            (_named(g.tenants, ("gateway", "tenants")), "tenant name"),
+            (_named(g.rate_limit_tiers, ("gateway", "rate_limit_tiers")), "tier name"),
+            (_named(g.api_versions, ("gateway", "api_versions")), "API version"),
+        ]
+    )
+
+
+@reads("databases")
+def unique_database_names(spec: Spec) -> Iterator[Diagnostic]:
+    db = spec.databases
+    yield from _unique(
+        [
+            (_named(db.postgres.databases, ("databases", "postgres", "databases")), "database name"),
+            (_named(db.qdrant.collections, ("databases", "qdrant", "collections")), "collection name"),
+        ]
+    )
+
+
+@reads("monitoring")
+def unique_monitoring_names(spec: Spec) -> Iterator[Diagnostic]:
+    mon = spec.monitoring
+    yield from _unique(
+        [
+            (_named(mon.receivers, ("monitoring", "receivers")), "receiver name"),
+            (_named(mon.extra_rules, ("monitoring", "extra_rules"), "alert"), "alert name"),
+        ]
+    )
+
+
+@reads("analytics")
+def unique_series_names(spec: Spec) -> Iterator[Diagnostic]:
+    yield from _unique([(_named(spec.analytics.series, ("analytics", "series")), "series name")])
+
+
+@reads("business")
+def unique_reference_prices(spec: Spec) -> Iterator[Diagnostic]:
+    if spec.business:
+        yield from _unique(
+            [(_named(spec.business.reference_prices, ("business", "reference_prices")), "reference price")]
+        )
+
+
+@reads("models", "gateway")
 def unique_public_names(spec: Spec) -> Iterator[Diagnostic]:
     """Clients address models by served name or route alias; one name, one destination."""
     names = [m.name for m in spec.models]
@@ -60,6 +105,10 @@ def unique_public_names(spec: Spec) -> Iterator[Diagnostic]:
     )
     aliases = ((r.alias, ("gateway", "routes", i, "alias")) for i, r in enumerate(spec.gateway.routes))
     yield from _duplicates([*served, *aliases], "model name clients send", "duplicate-name")
+
+
+# The sections listening_ports reads; components.helper_ports reads these and host.
+LISTENING_SECTIONS = ("models", "gateway", "databases", "monitoring", "analytics")
 
 
 def listening_ports(spec: Spec) -> Iterator[tuple[int, SpecPath]]:
@@ -90,10 +139,12 @@ def listening_ports(spec: Spec) -> Iterator[tuple[int, SpecPath]]:
         yield spec.analytics.port, ("analytics", "port")
 
 
+@reads(*LISTENING_SECTIONS)
 def unique_ports(spec: Spec) -> Iterator[Diagnostic]:
     yield from _duplicates(listening_ports(spec), "port", "port-conflict")
 
 
+@reads(*LISTENING_SECTIONS, "host")
 def no_reserved_ports(spec: Spec) -> Iterator[Diagnostic]:
     reserved = {helper.port: helper.what for helper in components.helper_ports(spec)}
     for port, path in listening_ports(spec):
@@ -103,4 +154,15 @@ def no_reserved_ports(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
-CHECKS = (unique_names, unique_public_names, unique_ports, no_reserved_ports)
+CHECKS = (
+    unique_gpu_indexes,
+    unique_model_names,
+    unique_gateway_names,
+    unique_database_names,
+    unique_monitoring_names,
+    unique_series_names,
+    unique_reference_prices,
+    unique_public_names,
+    unique_ports,
+    no_reserved_ports,
+)

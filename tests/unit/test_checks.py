@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import ast
+import inspect
+import itertools
+import sys
+import textwrap
 
-from hxgen.checks import run_checks
+import pytest
+from conftest import DATA, ROOT
+
+from hxgen.checks import CHECKS, run_checks, run_section_checks
+from hxgen.checks.sections import READS, SECTIONS, SectionView, UndeclaredSection, reads
 from hxgen.diagnostics import dotted
-from hxgen.validation import validate
+from hxgen.pipeline import check_file
+from hxgen.validation import validate, validate_sections
 
 
 def problems(data: dict) -> list[tuple[str, str, str]]:
@@ -240,3 +249,103 @@ def test_email_receivers_need_a_relay(spec_data):
 def test_tgi_refuses_float32(spec_data):
     spec_data["models"][0].update(engine="tgi", dtype="float32", parameters_b=1)
     assert errors(spec_data) == [("engine-unsupported", "models[0].dtype")]
+
+
+# --- which sections each check reads, and what runs when some sections are not valid ----------
+
+SEED_SPECS = [ROOT / "hx.yaml", ROOT / "sandbox" / "hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
+
+
+def _sections(spec) -> dict:
+    return {name: getattr(spec, name) for name in SECTIONS}
+
+
+def test_a_check_that_reads_an_undeclared_section_fails(spec_data):
+    sections = _sections(validate(spec_data)[0])
+
+    @reads("models")
+    def peeks_at_the_gateway(spec):
+        yield from () if spec.gateway.enabled else ()
+
+    with pytest.raises(UndeclaredSection, match=r"spec\.gateway but declares only: models"):
+        list(peeks_at_the_gateway(SectionView(sections, READS[peeks_at_the_gateway], "peeks_at_the_gateway")))
+    assert list(SectionView(sections, frozenset({"models"}), "x").models) == sections["models"]
+    del READS[peeks_at_the_gateway]
+
+
+def test_declarations_name_real_sections():
+    with pytest.raises(ValueError, match="gatway"):
+        reads("gatway")
+    assert all(check.reads and check.reads <= set(SECTIONS) for check in CHECKS)
+    assert len({check.name for check in CHECKS}) == len(CHECKS)
+
+
+@pytest.mark.parametrize("path", SEED_SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_check_reads_only_what_it_declares_on_every_example_spec(path):
+    outcome = check_file(path)
+    assert outcome.spec is not None
+    sections = _sections(outcome.spec)
+    for check in CHECKS:
+        list(check.run(SectionView(sections, check.reads, check.name)))  # raises UndeclaredSection
+
+
+def _spec_reads(function, seen: set) -> set[str]:
+    """Sections a function reads as `spec.<section>`, following the functions it hands `spec` to."""
+    if function in seen or not callable(function):
+        return set()
+    seen.add(function)
+    module = sys.modules[function.__module__]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function)))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "spec":
+            found.add(node.attr)
+        if isinstance(node, ast.Call) and any(isinstance(a, ast.Name) and a.id == "spec" for a in node.args):
+            callee = node.func
+            if isinstance(callee, ast.Name) and callee.id in vars(module):
+                found |= _spec_reads(vars(module)[callee.id], seen)
+            elif isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name):
+                owner = vars(module).get(callee.value.id)
+                found |= _spec_reads(getattr(owner, callee.attr, None), seen)
+    return found & set(SECTIONS)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_every_branch_of_a_check_reads_only_what_it_declares(check):
+    """The runtime view only sees the branches the example specs take; the source shows them all."""
+    assert _spec_reads(check.run, set()) <= check.reads
+
+
+def test_the_source_reading_finds_reads_through_helpers():
+    from hxgen.checks import references, uniqueness
+
+    assert _spec_reads(references.probe_tenant, set()) == {"gateway", "monitoring", "models"}
+    assert _spec_reads(uniqueness.no_reserved_ports, set()) == {
+        "host", "models", "gateway", "databases", "monitoring", "analytics"
+    }  # fmt: skip
+
+
+def test_checks_of_valid_sections_run_while_another_section_has_errors(spec_data):
+    spec_data["gateway"]["tenants"][0]["tier"] = "standrd"  # an error only a cross-field check sees
+    spec_data["monitoring"]["scrape_interval"] = 15  # a key typo in another section
+    result = validate_sections(spec_data)
+    assert result.spec is None and "monitoring" not in result.sections
+    run = run_section_checks(result.sections)
+    assert [(d.code, dotted(d.path)) for d in run.diagnostics if d.severity == "error"] == [
+        ("unknown-reference", "gateway.tenants[0].tier")
+    ]
+    assert run.waiting_on == ("monitoring",)
+    assert {c.name for c in run.skipped} == {c.name for c in CHECKS if "monitoring" in c.reads}
+    assert all("monitoring" in c.reads for c in run.skipped)
+
+
+def test_a_whole_valid_spec_skips_nothing(spec_data):
+    run = run_section_checks(validate_sections(spec_data).sections)
+    assert run.skipped == () and run.waiting_on == ()
+
+
+def test_the_docs_say_which_sections_each_check_reads():
+    text = (ROOT / "docs/diagnostics.md").read_text().split("| check | what it looks at | reads |\n", 1)[1]
+    table = itertools.takewhile(lambda line: line.startswith("|"), text.splitlines()[1:])
+    rows = [line.strip("|").split("|") for line in table]
+    documented = {name.strip().strip("`"): {s.strip() for s in sections.split(",")} for name, _, sections in rows}
+    assert documented == {check.name: set(check.reads) for check in CHECKS}

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from conftest import DATA, ROOT
+
 from hxgen.diagnostics import did_you_mean, dotted
-from hxgen.validation import validate
+from hxgen.loader import load
+from hxgen.validation import SECTIONS, _sound_sections, validate, validate_sections
+
+SEED_SPECS = [ROOT / "hx.yaml", ROOT / "sandbox" / "hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
 
 
 def codes(diagnostics):
@@ -96,3 +102,54 @@ def test_long_inputs_are_shortened_in_messages(spec_data):
     spec_data["models"][0]["port"] = "x" * 500
     _, found = validate(spec_data)
     assert len(found[0].message) < 150 and found[0].message.endswith("...)")
+
+
+# --- sections validated one by one, so that the cross-field checks of sound ones can run -------
+
+
+@pytest.mark.parametrize("path", SEED_SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_each_section_alone_validates_to_what_the_whole_spec_holds(path):
+    data = load(path.read_text(), path.name).data
+    result = validate_sections(data)
+    assert result.spec is not None and result.diagnostics == []
+    assert result.sections == {name: getattr(result.spec, name) for name in SECTIONS}
+    assert _sound_sections(data) == result.sections
+
+
+def test_a_section_with_errors_is_left_out_and_the_others_kept(spec_data):
+    spec_data["monitoring"]["scrape_interval"] = 15
+    spec_data["gateway"]["tenants"][0]["tier"] = "standrd"  # valid as a field; checks judge it
+    result = validate_sections(spec_data)
+    assert result.spec is None and codes(result.diagnostics) == [("unknown-key", ("monitoring", "scrape_interval"))]
+    assert set(result.sections) == set(SECTIONS) - {"monitoring"}
+    assert result.sections["gateway"].tenants[0].tier == "standrd"
+
+
+def test_sections_the_file_leaves_out_take_their_defaults(spec_data):
+    assert "databases" not in spec_data
+    spec_data["host"]["memory_gb"] = "lots"
+    result = validate_sections(spec_data)
+    assert "host" not in result.sections
+    assert result.sections["databases"].postgres.enabled is True  # the default
+    assert result.sections["business"] is None
+
+
+def test_a_misspelt_section_does_not_count_as_its_default(spec_data):
+    spec_data["gatway"] = spec_data.pop("gateway")
+    result = validate_sections(spec_data)
+    assert codes(result.diagnostics) == [("unknown-key", ("gatway",))]
+    assert "gateway" not in result.sections  # its default would make tenant checks lie
+    spec_data["x-notes"] = spec_data.pop("gatway")  # a stray key, not a section: nothing else changes
+    assert "gateway" in validate_sections(spec_data).sections
+
+
+def test_required_sections_missing_are_not_sound(spec_data):
+    del spec_data["models"]
+    result = validate_sections(spec_data)
+    assert "models" not in result.sections and "host" in result.sections
+
+
+def test_unusable_documents_check_no_field():
+    for data in (None, [1], {"version": "hx/v9", "host": {}}):
+        result = validate_sections(data)
+        assert result.fields_checked is False and result.sections == {} and len(result.diagnostics) == 1
