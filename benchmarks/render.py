@@ -35,7 +35,7 @@ def generated_spec(models: int) -> dict:
             "connection": "local",
             "profile": "cpu",
             "cpu_cores": 64,
-            "memory_gb": 4 * models + 64,
+            "memory_gb": 5 * models + 64,
         },
         "models": [
             {
@@ -44,7 +44,7 @@ def generated_spec(models: int) -> dict:
                 "parameters_b": 0.001,
                 "max_model_len": 512,
                 "port": 20000 + i,
-                "resources": {"memory_gb": 3},
+                "resources": {"memory_gb": 4},
                 "slo": {"time_to_first_token": {"target_ms": 500}, "throughput_rps": 1},
             }
             for i in range(models)
