@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,23 @@ def dump_yaml(data: dict) -> str:
     buffer = io.StringIO()
     YAML(typ="safe", pure=True).dump(data, buffer)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def quick_benchmark():
+    """`python benchmarks/SCRIPT ARGS...`, run once per session whoever asks (a benchmark's
+    quick run can take tens of seconds); returns the finished process."""
+    runs: dict[tuple[str, ...], subprocess.CompletedProcess] = {}
+
+    def run(script: str, *args: str) -> subprocess.CompletedProcess:
+        if (script, *args) not in runs:
+            runs[(script, *args)] = subprocess.run(
+                [sys.executable, str(ROOT / "benchmarks" / script), *args],
+                capture_output=True,
+                text=True,
+                timeout=600,  # a hang guard, not a performance assertion
+                check=False,
+            )
+        return runs[(script, *args)]
+
+    return run
