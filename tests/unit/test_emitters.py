@@ -81,7 +81,7 @@ def _literals(value):
     return value
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(_TEXT, _DATA, min_size=1, max_size=5))
 def test_any_data_is_written_byte_for_byte_as_ruamel_writes_it(data):
     data = _literals(data)
