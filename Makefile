@@ -116,6 +116,7 @@ bench: setup-test
 	$(PY) benchmarks/gateway.py
 	$(PY) benchmarks/analytics.py
 	$(PY) benchmarks/analytics_service.py
+	$(PY) benchmarks/memory.py
 
 # What the engine virtualenv installs (tests/unit/test_pins.py checks it against the role).
 engine-pins:
