@@ -8,9 +8,7 @@ from typing import Any
 
 import jinja2
 
-from .yaml_emitter import Literal, emit
-
-__all__ = ["Literal"]  # promql's block scalars are written by yaml_text
+from .yaml_emitter import emit
 
 # The two trees hxgen owns below the output directory; it prunes anything else in them.
 INVENTORY_DIR = "inventory"

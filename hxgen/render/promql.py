@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import Literal
+from .yaml_emitter import Literal
 
 
 def selector(metric: str, *matchers: str) -> str:

@@ -1,10 +1,10 @@
 """YAML output at libyaml's speed, in the layout hx's files have always had.
 
-libyaml (C, through PyYAML) emits YAML about twenty times faster than ruamel's pure-Python
+libyaml (C, through PyYAML) writes hx's rule files about ten times faster than ruamel's pure-Python
 emitter, which was most of a render's time; ruamel still reads hx.yaml, with positions. The
 output is byte for byte what ruamel wrote (YAML 1.2 scalars, `mapping=2, sequence=4, offset=2`,
 width 4096, no aliases): the few shapes libyaml lays out differently are written by ruamel, and
-tests/unit/test_yaml_text.py compares the two on any data.
+tests/unit/test_emitters.py compares the two on any data.
 """
 
 from __future__ import annotations

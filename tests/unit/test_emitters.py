@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hxgen.render import yaml_emitter
-from hxgen.render.common import Literal, yaml_text
+from hxgen.render.common import yaml_text
 from hxgen.render.json_emitter import json_text
+from hxgen.render.yaml_emitter import Literal
 
 
 def fast(data) -> str:
