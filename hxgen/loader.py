@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml as libyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import implicit_resolvers
 
 from .diagnostics import Diagnostic, SpecPath
 
@@ -85,6 +88,11 @@ class _Constructor(RoundTripConstructor):
 
 
 def load(text: str, name: str = "hx.yaml") -> Source:
+    fast = _fast_load(text, name)
+    return fast if fast is not None else _ruamel_load(text, name)
+
+
+def _ruamel_load(text: str, name: str) -> Source:
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
@@ -213,3 +221,108 @@ def _position_of_index(text: str, index: int) -> Position:
 
 def _first_line(text: str | None) -> str:
     return (text or "unreadable YAML").strip().splitlines()[0]
+
+
+# --- the same reading, at libyaml's speed -------------------------------------------------
+# ruamel's pure-Python parser was most of the time of validating a large spec. Where a file
+# holds only what both read alike (mappings with string keys, lists, strings, decimal numbers,
+# booleans, written nulls), libyaml composes it and positions come from its nodes; anything else
+# (anchors used as aliases, tags, merge keys, empty values, duplicate keys, directives, errors)
+# is read by ruamel, whose reading and messages are the reference. tests/unit/test_loader.py
+# compares the two.
+
+
+class _Loader(libyaml.CSafeLoader if hasattr(libyaml, "CSafeLoader") else libyaml.SafeLoader):
+    yaml_implicit_resolvers: dict = {}  # noqa: RUF012  (PyYAML's class-level registry; YAML 1.2's below)
+
+
+for _versions, _tag, _regexp, _first in implicit_resolvers:
+    if (1, 2) in _versions:
+        _Loader.add_implicit_resolver(_tag, _regexp, _first)
+
+
+_RESOLVER = libyaml.resolver.BaseResolver()
+_RESOLVER.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+class _Unsure(Exception):
+    """Something only ruamel reads with certainty."""
+
+
+_TAG = "tag:yaml.org,2002:"
+_DECIMAL = re.compile(r"[-+]?[0-9]+\Z")
+_POINT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+_NOT_FAST = re.compile(r"[\t\r\x85\u2028\u2029\ufeff]|^%", re.MULTILINE)
+_INDICATORS = set(":?-[]{},#&*!|>'\"%@`")
+_BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+
+
+def _fast_load(text: str, name: str) -> Source | None:
+    if _NOT_FAST.search(text):
+        return None
+    try:
+        node = libyaml.compose(text, Loader=_Loader)
+    except (libyaml.YAMLError, RecursionError):
+        return None
+    if type(node) is not libyaml.MappingNode:
+        return None  # a spec is a mapping; anything else gets ruamel's diagnostics
+    source = Source(name=name, data=None)
+    try:
+        source.data = _fast_node(node, (), source, set(), "!" in text)
+    except (_Unsure, RecursionError):
+        return None
+    return source
+
+
+def _fast_node(node: Any, path: SpecPath, source: Source, seen: set[int], tags: bool) -> Any:
+    """`tags`: the text may hold explicit tags (`!!str 1`), which ruamel keeps as tagged values."""
+    if id(node) in seen:
+        raise _Unsure  # an alias: the same node twice
+    seen.add(id(node))
+    kind = type(node)
+    if kind is libyaml.ScalarNode:
+        return _fast_scalar(node, tags)
+    source.collections.add(path)
+    if kind is libyaml.MappingNode and node.tag == _TAG + "map":
+        result: dict[str, Any] = {}
+        for key, value in node.value:
+            if (
+                type(key) is not libyaml.ScalarNode
+                or key.value in result
+                or not isinstance(_fast_scalar(key, tags), str)
+            ):
+                raise _Unsure  # a merge key, a key that is not a string, a duplicate key
+            child = (*path, key.value)
+            source.key_positions[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
+            source.value_positions[child] = (value.start_mark.line + 1, value.start_mark.column + 1)
+            result[key.value] = _fast_node(value, child, source, seen, tags)
+        return result
+    if kind is libyaml.SequenceNode and node.tag == _TAG + "seq":
+        items = []
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            source.value_positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            items.append(_fast_node(item, child, source, seen, tags))
+        return items
+    raise _Unsure
+
+
+def _fast_scalar(node: Any, tags: bool) -> Any:
+    tag, value = node.tag, node.value
+    if tags and tag != (_TAG + "str" if node.style else _RESOLVER.resolve(libyaml.ScalarNode, value, (True, False))):
+        raise _Unsure  # an explicit tag: ruamel keeps the value tagged
+    if not node.style and value[:1] in _INDICATORS:
+        raise _Unsure  # YAML 1.1 and 1.2 scan a plain scalar that starts so differently
+    if tag == _TAG + "str":
+        return value
+    if node.style:  # quoted or a block, yet tagged as something else
+        raise _Unsure
+    if tag == _TAG + "int" and _DECIMAL.match(value):
+        return int(value)
+    if tag == _TAG + "float" and _POINT.match(value):
+        return float(value)
+    if tag == _TAG + "bool" and value in _BOOLEANS:
+        return _BOOLEANS[value]
+    if tag == _TAG + "null" and value in ("~", "null", "Null", "NULL"):
+        return None  # an empty value: ruamel places it elsewhere than libyaml does
+    raise _Unsure

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,70 @@ def dump_yaml(data: dict) -> str:
     buffer = io.StringIO()
     YAML(typ="safe", pure=True).dump(data, buffer)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def quick_benchmark():
+    """`python benchmarks/SCRIPT ARGS...`, run once per session whoever asks (a benchmark's
+    quick run can take tens of seconds); returns the finished process."""
+    runs: dict[tuple[str, ...], subprocess.CompletedProcess] = {}
+
+    def run(script: str, *args: str) -> subprocess.CompletedProcess:
+        if (script, *args) not in runs:
+            runs[(script, *args)] = subprocess.run(
+                [sys.executable, str(ROOT / "benchmarks" / script), *args],
+                capture_output=True,
+                text=True,
+                timeout=600,  # a hang guard, not a performance assertion
+                check=False,
+            )
+        return runs[(script, *args)]
+
+    return run
+
+
+# --- what each test needs, as markers (registered in pyproject.toml) ------------------------
+# unit: the package and its test extras, nothing else; seconds. tools: real binaries (nginx,
+# promtool, amtool, prometheus, systemd-analyze, ansible...). engine: real vLLM CPU servers.
+# bench: a benchmark's quick run. A module names its kind with `pytestmark`, or here; a test
+# whose module says nothing is a collection error, so that `pytest -m unit` never quietly
+# leaves out, or takes in, a new module.
+KINDS = ("unit", "tools", "engine", "bench")
+MODULE_KINDS = {
+    "test_golden.py": "unit",
+    "test_invalid_specs.py": "unit",
+    "test_properties.py": "unit",
+    "test_cli.py": "unit",
+    "test_keys_cli.py": "unit",
+    "test_analyze_cli.py": "unit",
+    "test_warnings.py": "unit",
+    "test_repo.py": "unit",
+    "test_docs.py": "unit",
+    "test_roles.py": "unit",
+    "test_real_tools.py": "tools",
+    "test_alertmanager.py": "tools",
+    "test_dashboard_queries.py": "tools",
+    "test_analytics_service.py": "tools",
+    "test_gateway.py": "engine",
+    "test_benchmarks.py": "bench",
+    "test_analytics_benchmark.py": "unit",
+}
+# Tests of a unit module that run a real tool, and the tools they run.
+TOOL_TESTS = {
+    "test_ansible_lint_production_profile_passes": "ansible-lint",
+    "test_site_playbook_passes_syntax_check_against_the_sandbox_inventory": "ansible-playbook",
+}
+TOOL_FIXTURES = {"vault": "ansible-vault", "quick": "benchmarks/analytics.py --quick"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in KINDS):
+            continue
+        path = Path(item.fspath)
+        kind = "unit" if path.parent.name == "unit" else MODULE_KINDS.get(path.name)
+        if kind is None:
+            raise pytest.UsageError(f"{path.name}: no kind; give it `pytestmark = pytest.mark.<{'|'.join(KINDS)}>`")
+        if kind == "unit" and (item.originalname in TOOL_TESTS or TOOL_FIXTURES.keys() & set(item.fixturenames)):
+            kind = "bench" if "quick" in item.fixturenames else "tools"
+        item.add_marker(kind)

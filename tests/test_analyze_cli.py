@@ -171,3 +171,25 @@ def test_bad_arguments_are_exit_2_with_the_rule(tmp_path, hxgen, args, message):
     result = hxgen("analyze", args[0], src, *args[1:])
     assert result.code == 2
     assert message in result.err
+
+
+def test_scoring_a_short_file_imports_neither_scipy_nor_statsmodels(tmp_path):
+    """Each takes a second or more to import; a 100-row file needs neither (no season can show
+    in it), so `hxgen analyze anomalies` on it stays quick."""
+    import subprocess
+    import sys
+
+    series = write_series(tmp_path / "short.csv", daily(100))
+    program = (
+        "import sys; from hxgen.cli import main; "
+        "code = main(['analyze', 'anomalies', sys.argv[1], '-o', sys.argv[2]]); "
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'statsmodels'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(series), str(tmp_path / "scored.csv")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.split() == ["0", "[]"], done.stderr
+    assert len(rows((tmp_path / "scored.csv").read_text())) == 100

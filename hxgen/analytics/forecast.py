@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, theilslopes
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from statsmodels.tsa.seasonal import MSTL
 
+# scipy.stats and statsmodels take a second or more to import: each is imported by the method
+# that uses it, so that `hxgen analyze anomalies` never pays for them.
 from .seasonality import regular, seasons
 from .series import SeriesError, interval
 
@@ -137,7 +136,9 @@ def _attempt(name: str, y: np.ndarray, steps: int, found: list[int], level: floa
 
 
 def _z(level: float) -> float:
-    return float(norm.ppf(0.5 + level / 2))
+    from scipy.special import ndtri  # what scipy.stats.norm.ppf computes, without scipy.stats
+
+    return float(ndtri(0.5 + level / 2))
 
 
 def naive(y: np.ndarray, steps: int, found: list[int], level: float) -> Path:
@@ -173,7 +174,12 @@ def _line(y: np.ndarray, steps: int, window: int, level: float, robust: bool) ->
     window = min(len(y), window)
     recent = y[-window:]
     x = np.arange(window, dtype=np.float64)
-    slope, intercept = theilslopes(recent, x)[:2] if robust else np.polyfit(x, recent, 1)
+    if robust:
+        from scipy.stats import theilslopes
+
+        slope, intercept = theilslopes(recent, x)[:2]
+    else:
+        slope, intercept = np.polyfit(x, recent, 1)
     residuals = recent - (slope * x + intercept)
     sigma = np.sqrt(np.sum(residuals**2) / max(1, window - 2))
     ahead = np.arange(window, window + steps, dtype=np.float64)
@@ -186,6 +192,9 @@ def _line(y: np.ndarray, steps: int, window: int, level: float, robust: bool) ->
 def ets(y: np.ndarray, steps: int, found: list[int], level: float) -> Path:
     """Exponential smoothing with a damped trend, after MSTL took out every season found;
     the seasons come back as they were in their last cycle."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.seasonal import MSTL
+
     usable = [s for s in found if len(y) >= 2 * s + 1]
     seasonal_future = np.zeros(steps)
     adjusted = y

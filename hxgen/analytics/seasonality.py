@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.stattools import acf
 
 from .series import interval
 
@@ -58,6 +57,9 @@ def seasons(grid: Grid) -> list[int]:
         lag = grid.steps_in(span)
         if lag < 2 or len(grid.values) < MIN_SEASONS * lag or np.ptp(grid.values) == 0:
             continue
+        # Imported only for a series long enough to hold seasons: it costs a second.
+        from statsmodels.tsa.stattools import acf
+
         correlation = acf(grid.values, nlags=lag, fft=True)
         strength = correlation[lag]
         # A true season peaks at its lag; a trend correlates at every lag alike.

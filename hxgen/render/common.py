@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import jinja2
-from ruamel.yaml import YAML
+
+from .yaml_emitter import emit
 
 # The two trees hxgen owns below the output directory; it prunes anything else in them.
 INVENTORY_DIR = "inventory"
@@ -30,9 +30,7 @@ def header(spec_file: str, comment: str = "#") -> str:
 
 def yaml_text(data: Any, spec_file: str) -> str:
     """Serialise data built in Python (never templated) as YAML, keys in the order given."""
-    buffer = io.StringIO()
-    _yaml().dump(data, buffer)
-    return header(spec_file) + "---\n" + buffer.getvalue()
+    return header(spec_file) + "---\n" + emit(data)
 
 
 def sorted_keys(data: Any) -> Any:
@@ -43,15 +41,6 @@ def sorted_keys(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [sorted_keys(v) for v in data]
     return data
-
-
-@cache
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt", pure=True)
-    yaml.width = 4096  # never fold long strings; diffs stay one line per value
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.representer.ignore_aliases = lambda _data: True  # a value used twice is written twice
-    return yaml
 
 
 @cache

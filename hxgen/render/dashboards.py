@@ -10,7 +10,6 @@ and `grafana.concrete`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .. import layout
@@ -18,6 +17,7 @@ from ..plan import ModelService, Plan
 from . import predictive_rules
 from .common import RENDERED_DIR, Artifact, yaml_text
 from .grafana import DATASOURCE_UID, WIDTH, Grid, above, below, dashboard, stat, table, timeseries, up_stat
+from .json_emitter import json_text
 
 DASHBOARDS_DIR = f"{RENDERED_DIR}/grafana/dashboards"
 DATASOURCE_FILE = f"{RENDERED_DIR}/grafana/datasources/prometheus.yml"
@@ -62,7 +62,7 @@ def render(plan: Plan) -> list[Artifact]:
 
 
 def dashboard_text(board: dict[str, Any]) -> str:
-    return json.dumps(board, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    return json_text(board)
 
 
 def build_dashboards(plan: Plan) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from ..plan import Plan
 from ..plan.gateway import ERROR_PAGES, ErrorPage, GatewayPlan
 from . import openapi
 from .common import RENDERED_DIR, Artifact, header, templates
+from .json_emitter import json_text
 
 NGINX_DIR = f"{RENDERED_DIR}/nginx"
 JS_VARS = (
@@ -44,7 +45,7 @@ def render(plan: Plan) -> list[Artifact]:
 def _njs_config(plan: Plan, gateway: GatewayPlan) -> str:
     # JSON has no comments: the header travels as data.
     data = {"generated_by": header(plan.spec_file, "").strip(), **gateway.njs_config()}
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return json_text(data, sort_keys=True)
 
 
 def _error_body(page: ErrorPage) -> str:

