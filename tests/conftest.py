@@ -133,6 +133,7 @@ MODULE_KINDS = {
     "test_dashboard_queries.py": "tools",
     "test_analytics_service.py": "tools",
     "test_gateway.py": "engine",
+    "test_gateway_streaming.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
 }
