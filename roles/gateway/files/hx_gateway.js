@@ -110,7 +110,7 @@ function identifyOnce(r) {
 }
 
 // js_set $hx_caller: the tenant, or '' for a request without valid credentials, which nginx then
-// limits by client address and answers without reading its body (location /_hx/unauthenticated/).
+// limits by client address and answers without reading its body (location /_hx/unauthenticated).
 function caller(r) {
     const who = identifyOnce(r);
     return typeof who === 'string' ? who : '';
@@ -122,11 +122,11 @@ function callerTier(r) {
     return typeof who === 'string' ? config.tenants[who].tier : '';
 }
 
-// js_set $hx_unauthenticated_error: the body of the 401 for a request without valid credentials.
-function unauthenticatedError(r) {
+// location /_hx/unauthenticated: the 401 of a request without valid credentials, whatever its path.
+function unauthenticated(r) {
     const who = identifyOnce(r);
     const error = typeof who === 'string' ? {code: 'invalid_api_key', message: 'invalid credentials'} : who;
-    return JSON.stringify({error: {message: error.message, type: 'authentication_error', code: error.code}});
+    fail(r, 401, 'authentication_error', error.code, error.message);
 }
 
 // Returns {name, role, models} of the caller, or null after answering 401.
@@ -557,6 +557,6 @@ function upstreamSeconds(r) {
 }
 
 export default {
-    api, admin, keySha256, caller, callerTier, unauthenticatedError, countTokens, dropLength, cacheStatus,
+    api, admin, unauthenticated, keySha256, caller, callerTier, countTokens, dropLength, cacheStatus,
     cacheSkip, upstreamSeconds,
 };
