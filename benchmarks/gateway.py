@@ -7,12 +7,17 @@ is a stand-in (an nginx answering a fixed completion) so that the difference is 
 own cost, not the model's. Load comes from benchmarks/loadgen.c (open loop, latency from the
 scheduled send time). Goal: added p99 <= 1 ms at 1000 req/s, zero errors.
 
-    python benchmarks/gateway.py [--rates 100 1000] [--duration 10] [--tenants 1000]
+    python benchmarks/gateway.py [--rates 100 1000] [--duration 10] [--tenants 1000] [--quick]
 
 --tenants adds that many tenants to the spec: the per-request cost must not grow with them
-(the njs handler's data is preloaded once, not rebuilt per request).
+(the njs handler's data is preloaded once, not rebuilt per request). --quick is a smoke run
+(one low rate for one second, no warm-up; a few seconds in all) that shows the benchmark still
+works; its numbers mean nothing.
 
-Prints one JSON object; `runs` has one entry per rate.
+Prints one JSON object with the keys benchmark, upstream, gateway, request, duration_s, tenants,
+goal and runs; `runs` has one entry per rate with rate, direct_p50_ms, direct_p99_ms,
+gateway_p50_ms, gateway_p99_ms, added_p50_ms, added_p99_ms, errors, gateway_errors,
+achieved_rate and generator_lag_p99_us.
 """
 
 from __future__ import annotations
@@ -80,7 +85,24 @@ def gateway(key_id: str, key_hash: str, extra_tenants: int) -> Iterator[str]:
             gateway_harness.stop(proc)
 
 
-def measure(target: str, rate: float, duration_s: float, headers: dict[str, str]) -> dict:
+QUICK = {"rates": [100.0], "duration": 1.0, "warmup_s": 0.0}
+KEYS = ("benchmark", "upstream", "gateway", "request", "duration_s", "tenants", "goal", "runs")
+RUN_KEYS = (
+    "rate",
+    "direct_p50_ms",
+    "direct_p99_ms",
+    "gateway_p50_ms",
+    "gateway_p99_ms",
+    "added_p50_ms",
+    "added_p99_ms",
+    "errors",
+    "gateway_errors",
+    "achieved_rate",
+    "generator_lag_p99_us",
+)
+
+
+def measure(target: str, rate: float, duration_s: float, headers: dict[str, str], warmup_s: float = 2.0) -> dict:
     return loadgen.run(
         target,
         rate,
@@ -89,7 +111,7 @@ def measure(target: str, rate: float, duration_s: float, headers: dict[str, str]
         path="/v1/chat/completions",
         headers={"Content-Type": "application/json", **headers},
         body=json.dumps(REQUEST).encode(),
-        warmup_s=2.0,
+        warmup_s=warmup_s,
         connections=64,
         realtime=True,
     )
@@ -122,7 +144,11 @@ def main() -> int:
     parser.add_argument("--rates", type=float, nargs="+", default=[100, 1000], help="requests per second")
     parser.add_argument("--duration", type=float, default=10, help="measured seconds per rate and path")
     parser.add_argument("--tenants", type=int, default=1, help="tenants in the spec (default: 1)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: one low rate for one second")
     args = parser.parse_args()
+    warmup_s = 2.0
+    if args.quick:
+        args.rates, args.duration, warmup_s = QUICK["rates"], QUICK["duration"], QUICK["warmup_s"]
     plan = render_file(SPEC).plan
     key_id, key = new_key()
     runs = []
@@ -132,8 +158,8 @@ def main() -> int:
                             body=json.dumps(REQUEST).encode(), warmup_s=0)  # fmt: skip
         assert probe["status_counts"] == {"200": probe["completed"]}, f"the gateway does not answer 200: {probe}"
         for rate in args.rates:
-            direct = measure(f"127.0.0.1:{upstream_port}", rate, args.duration, {})
-            through = measure(front, rate, args.duration, auth)
+            direct = measure(f"127.0.0.1:{upstream_port}", rate, args.duration, {}, warmup_s)
+            through = measure(front, rate, args.duration, auth, warmup_s)
             runs.append(compare(direct, through, rate))
     print(
         json.dumps(

@@ -23,6 +23,7 @@ from hxgen.render.gateway import NGINX_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS_TEMPLATE = ROOT / "roles/gateway/templates/api-keys.map.j2"
+USER_TEMPLATE = ROOT / "roles/gateway/templates/nginx-user.conf.j2"
 HANDLER = ROOT / "roles/gateway/files/hx_gateway.js"
 
 
@@ -80,6 +81,12 @@ def keys_map(api_keys: list[dict], probe_key: str | None = None) -> str:
     )
 
 
+def nginx_user(user: str) -> str:
+    """The role's include of nginx.conf that names the workers' user."""
+    template = jinja2.Template(USER_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined, trim_blocks=True)
+    return template.render(gateway_nginx_user=user, ansible_managed="Written by the test harness")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,6 +106,8 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     for name in ("hx_config.json", "openapi.json"):
         (conf_dir / name).write_text(artifacts[f"{NGINX_DIR}/{name}"])
     (conf_dir / "api-keys.map").write_text(keys_map(api_keys, probe_key))
+    # Scratch files must be readable by the workers; a production host keeps www-data.
+    (conf_dir / "nginx-user.conf").write_text(nginx_user("root"))
 
     ca = make_ca(tls, "ca")
     server_key, server_cert = issue(
@@ -113,8 +122,6 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
         layout.NGINX_PID_FILE: str(root / "nginx.pid"),
         "/var/log/nginx/error.log": str(logs / "error.log"),
         layout.gateway_access_log(spec.host.storage.logs_dir): str(logs / "gateway-access.log"),
-        # Scratch files must be readable by the workers; a production host keeps www-data.
-        "user www-data;": "user root;",
         f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{free_port()};",
     }
     for host_path, local in (

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import engines
@@ -26,11 +27,11 @@ import pytest
 from conftest import DATA
 from ruamel.yaml import YAML
 
-from hxgen.pipeline import check_file
-from hxgen.plan import build_plan
+from hxgen.pipeline import render_file
 
 SPEC = DATA / "gateway/hx.yaml"
-TENANTS = ("ops-admin", "sre", "team-a", "team-b", "dashboards")
+PLAN = render_file(SPEC).plan
+TENANTS = ("ops-admin", "sre", "team-a", "team-b", "dashboards", "tight-inference", "tight-listing")
 CHAT = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
 
 
@@ -61,12 +62,11 @@ def keys(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine_set(tmp_path_factory):
-    plan = build_plan(check_file(SPEC).spec, SPEC.name)
     cache = engines.ROOT / ".cache/tiny-models"
     work = tmp_path_factory.mktemp("engines")
     started = []
     try:
-        for model in plan.models:
+        for model in PLAN.models:
             if model.name == "tiny-down":
                 continue  # declared, never started: the dead upstream
             weights = engines.tiny_model(cache, model.source["seed"])
@@ -118,6 +118,15 @@ def client(gateway, keys, who: str) -> openai.OpenAI:
     )
 
 
+def port_of(model: str) -> int:
+    return next(m.port for m in PLAN.models if m.name == model)
+
+
+def engine(model: str) -> str:
+    """The engine's own address, to compare what the gateway forwards with the original."""
+    return f"http://127.0.0.1:{port_of(model)}"
+
+
 def log_lines(gateway) -> list[dict]:
     return [json.loads(line) for line in gateway.access_log.read_text().splitlines()]
 
@@ -136,13 +145,18 @@ def log_of(gateway, request_id: str) -> dict:
 
 
 def test_openai_client_chat_through_the_gateway(gateway, keys):
-    raw = client(gateway, keys, "team-a").chat.completions.with_raw_response.create(
-        model="tiny-a", messages=CHAT["messages"], max_tokens=6, seed=7, temperature=0.8
-    )
+    request = {"model": "tiny-a", "messages": CHAT["messages"], "max_tokens": 6, "seed": 7, "temperature": 0.8}
+    raw = client(gateway, keys, "team-a").chat.completions.with_raw_response.create(**request)
     completion = raw.parse()
+    direct = httpx2.post(f"{engine('tiny-a')}/v1/chat/completions", json=request, timeout=60).json()
     assert completion.model == "tiny-a"
-    assert isinstance(completion.choices[0].message.content, str)
+    # The same seeded request straight to the engine: the gateway passed the answer on intact.
+    assert completion.choices[0].message.content == direct["choices"][0]["message"]["content"]
+    assert completion.usage.completion_tokens == direct["usage"]["completion_tokens"]
     assert 0 < completion.usage.completion_tokens <= 6
+    # The engine names its software and version; the tenant is not told.
+    assert direct["system_fingerprint"].startswith("vllm-")
+    assert completion.system_fingerprint is None
     assert raw.headers["x-hx-variant"] == "tiny-a"
     line = log_of(gateway, raw.headers["x-request-id"])
     assert (line["tenant"], line["role"], line["model"], line["variant"], line["status"]) == (
@@ -160,20 +174,22 @@ def test_openai_client_chat_through_the_gateway(gateway, keys):
 
 
 def test_openai_client_streams_and_the_log_counts_the_streamed_usage(gateway, keys):
+    request = {"model": "tiny-a", "messages": CHAT["messages"], "max_tokens": 24, "seed": 3, "temperature": 0}
     stream = client(gateway, keys, "team-a").chat.completions.with_raw_response.create(
-        model="tiny-a",
-        messages=CHAT["messages"],
-        max_tokens=8,
-        stream=True,
-        stream_options={"include_usage": True},
+        **request, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream.parse())
     assert stream.headers["content-type"].startswith("text/event-stream")
     assert stream.headers["x-hx-cache"] == "BYPASS"
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens > 0
+    # The streamed text, rejoined, is the engine's own answer to the same request: the gateway's
+    # rewriting of the stream cut no character (the byte-level tokenizer yields partial UTF-8).
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert isinstance(text, str)
+    direct = httpx2.post(f"{engine('tiny-a')}/v1/chat/completions", json=request, timeout=60).json()
+    assert text == direct["choices"][0]["message"]["content"]
+    assert usage.completion_tokens == direct["usage"]["completion_tokens"]
+    assert [c.system_fingerprint for c in chunks] == [None] * len(chunks)
     line = log_of(gateway, stream.headers["x-request-id"])
     assert (line["prompt_tokens"], line["completion_tokens"]) == (usage.prompt_tokens, usage.completion_tokens)
 
@@ -202,9 +218,12 @@ def test_model_list_shows_only_what_the_caller_may_use(http, keys):
         return [m["id"] for m in response.json()["data"]]
 
     assert ids("team-b") == ["tiny-b"]
-    assert ids("team-a") == ["canary", "tiny", "tiny-a", "tiny-down", "tiny-embed"]
-    assert ids("ops-admin") == ["canary", "tiny", "tiny-a", "tiny-b", "tiny-down", "tiny-embed"]
+    assert ids("team-a") == ["canary", "failover", "tiny", "tiny-a", "tiny-down", "tiny-embed"]
+    assert ids("ops-admin") == ["canary", "failover", "tiny", "tiny-a", "tiny-b", "tiny-down", "tiny-embed"]
     assert http.get("/v1/models/tiny-b", headers=auth(keys, "team-b")).json()["id"] == "tiny-b"
+    # team-a may not use tiny-b, one of tiny's variants: it is not told the variants' names.
+    assert "variants" not in http.get("/v1/models/tiny", headers=auth(keys, "team-a")).json()
+    assert http.get("/v1/models/tiny", headers=auth(keys, "ops-admin")).json()["variants"] == ["tiny-a", "tiny-b"]
     assert error_of(http.get("/v1/models/tiny-a", headers=auth(keys, "team-b")))["code"] == "model_not_allowed"
 
 
@@ -213,6 +232,14 @@ def test_openai_client_lists_models(gateway, keys):
 
 
 # --- Authentication and authorization -------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "Bearer  "])
+def test_the_bearer_scheme_is_case_insensitive(http, keys, scheme):
+    """RFC 7235: the scheme's case does not matter; one or more spaces precede the key."""
+    response = http.get("/v1/models", headers={"Authorization": f"{scheme} {keys[0]['team-b']}"})
+    assert response.status_code == 200, response.text
+    assert [m["id"] for m in response.json()["data"]] == ["tiny-b"]
 
 
 @pytest.mark.parametrize(
@@ -312,8 +339,9 @@ def test_a_client_certificate_authenticates_a_service(gateway, keys):
 # --- Routing, limits, cache -----------------------------------------------------------------
 
 
-def variants(http, keys, who: str, alias: str, n: int) -> list[str]:
-    seen = []
+def routed(http, gateway, keys, who: str, alias: str, n: int) -> list[dict]:
+    """n requests to a route alias; the access log lines, which name the variant that answered."""
+    lines = []
     for i in range(n):
         response = http.post(
             "/v1/completions",
@@ -322,29 +350,60 @@ def variants(http, keys, who: str, alias: str, n: int) -> list[str]:
         )
         assert response.status_code == 200, response.text
         assert response.headers["x-hx-route"] == alias
-        assert response.json()["model"] == response.headers["x-hx-variant"]
-        seen.append(response.headers["x-hx-variant"])
-    return seen
+        assert response.json()["model"] == alias  # the name asked for, never the variant's
+        lines.append(log_of(gateway, response.headers["x-request-id"]))
+    return lines
 
 
-def test_per_request_split_serves_both_variants(http, keys):
-    seen = variants(http, keys, "team-a", "tiny", 30)
+def variants(http, gateway, keys, who: str, alias: str, n: int) -> list[str]:
+    return [line["variant"] for line in routed(http, gateway, keys, who, alias, n)]
+
+
+def test_per_request_split_serves_both_variants(http, gateway, keys):
+    seen = variants(http, gateway, keys, "team-a", "tiny", 30)
     assert set(seen) == {"tiny-a", "tiny-b"}  # 50/50: all 30 on one side has odds 2**-29
 
 
-def test_per_tenant_split_keeps_a_tenant_on_one_variant(http, keys):
+def test_per_tenant_split_keeps_a_tenant_on_one_variant(http, gateway, keys):
     for who in ("team-a", "ops-admin"):
-        assert len(set(variants(http, keys, who, "canary", 8))) == 1
+        assert len(set(variants(http, gateway, keys, who, "canary", 8))) == 1
+
+
+def test_a_route_names_its_variant_only_to_tenants_that_may_use_every_variant(http, keys):
+    """team-a may call tiny but not tiny-b, one of its variants: neither the body nor a header
+    tells it which variant answered. ops-admin may use them all and is told."""
+    body = {"model": "tiny", "prompt": "which", "max_tokens": 2, "stream": True}
+    for who, told in (("team-a", False), ("ops-admin", True)):
+        with http.stream("POST", "/v1/completions", json=body, headers=auth(keys, who)) as response:
+            events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+        assert response.status_code == 200
+        assert events and {e["model"] for e in events} == {"tiny"}
+        assert {e.get("system_fingerprint") for e in events} == {None}
+        assert ("x-hx-variant" in response.headers) is told
+        if told:
+            assert response.headers["x-hx-variant"] in ("tiny-a", "tiny-b")
+
+
+def test_a_dead_variant_is_retried_on_another_and_then_left_out(http, gateway, keys):
+    """failover splits 50/50 between tiny-a and tiny-down, which never started. Every request
+    is answered by tiny-a; after tiny-down failed once it is skipped (passive health) instead of
+    costing each request that draws it a refused connection."""
+    dead = f"127.0.0.1:{port_of('tiny-down')}"
+    lines = routed(http, gateway, keys, "team-a", "failover", 20)
+    assert {line["variant"] for line in lines} == {"tiny-a"}
+    tried_dead = [line for line in lines if dead in line["upstream"]]
+    # Without passive health about 10 of 20 would try it (2 or fewer: odds of 2e-4).
+    assert len(tried_dead) <= 2, [line["upstream"] for line in lines]
 
 
 def test_tier_rate_limit_answers_429_with_retry_after(http, keys):
-    # team-b's tier: 1 request/s with a burst of 2.
+    # tight-inference's tier: 1 request/s with a burst of 2; no other test uses this tenant.
     statuses, limited = [], None
     for i in range(6):
         response = http.post(
             "/v1/completions",
             json={"model": "tiny-b", "prompt": f"r{i}", "max_tokens": 1},
-            headers=auth(keys, "team-b"),
+            headers=auth(keys, "tight-inference"),
         )
         statuses.append(response.status_code)
         if response.status_code == 429:
@@ -352,8 +411,54 @@ def test_tier_rate_limit_answers_429_with_retry_after(http, keys):
     assert statuses[:3] == [200, 200, 200] and 429 in statuses
     assert limited.headers["retry-after"] == "1"
     error = error_of(limited)
-    assert error["code"] == "rate_limit_exceeded" and "team-b" in error["message"]
-    time.sleep(3)  # leave the tier's bucket as the next test expects it
+    assert error["code"] == "rate_limit_exceeded" and "tight-inference" in error["message"]
+
+
+def test_the_tier_counts_every_authenticated_request_not_only_inference(http, keys):
+    """A burst of 200 model listings on a tier of 1 request/s with a burst of 2."""
+    statuses = [http.get("/v1/models", headers=auth(keys, "tight-listing")).status_code for _ in range(200)]
+    assert statuses[:3] == [200, 200, 200]
+    assert set(statuses) == {200, 429} and statuses.count(429) > 150
+    limited = http.get("/admin/status", headers=auth(keys, "tight-listing"))  # refused by role or by rate
+    assert limited.status_code == 429 and "tight-listing" in error_of(limited)["message"]
+
+
+def from_address(gateway, address: str) -> httpx2.Client:
+    """A client connecting from another loopback address: the address limit counts it alone."""
+    transport = httpx2.HTTPTransport(local_address=address, verify=trust(gateway))
+    return httpx2.Client(base_url=gateway.url, transport=transport, timeout=60)
+
+
+def test_a_flood_without_credentials_gets_429_while_tenants_are_served(gateway, keys):
+    with from_address(gateway, "127.0.0.77") as flooder, ThreadPoolExecutor(16) as pool:
+        # 300 at once: far above 10/s with a burst of 20, however slow the machine.
+        answers = list(pool.map(lambda _: flooder.get("/v1/models", headers={"Authorization": "Bearer x"}), range(300)))
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) == {401, 429}
+        limited = answers[statuses.index(429)]
+        assert error_of(limited)["code"] == "rate_limit_exceeded" and limited.headers["retry-after"] == "1"
+        # The same address with a key is a tenant, counted in its tier only.
+        served = [flooder.get("/v1/models", headers=auth(keys, "team-a")).status_code for _ in range(5)]
+        assert served == [200] * 5
+
+
+def test_a_large_body_without_credentials_is_refused_unread(gateway, keys):
+    body = json.dumps({"model": "tiny-a", "prompt": "x" * 200_000})
+    with from_address(gateway, "127.0.0.78") as anonymous:
+        refused = anonymous.post("/v1/completions", content=body, headers={"Content-Type": "application/json"})
+        small = anonymous.post("/v1/completions", json={"model": "tiny-a", "prompt": "x"})
+    assert refused.status_code == 413 and "credentials" in error_of(refused)["message"]
+    assert small.status_code == 401 and error_of(small)["code"] == "missing_api_key"
+    line = log_of(gateway, refused.headers["x-request-id"])
+    assert line["path"] == "/v1/completions" and line["bytes_in"] < 10_000  # the body was never read
+    # With a key, the body limit is the spec's (1 MB): this one reaches the engine.
+    with from_address(gateway, "127.0.0.78") as tenant:
+        accepted = tenant.post(
+            "/v1/completions",
+            content=json.dumps({"model": "tiny-a", "prompt": "x " * 100, "max_tokens": 1, "pad": "y" * 200_000}),
+            headers={**auth(keys, "team-a"), "Content-Type": "application/json"},
+        )
+    assert accepted.status_code == 200, accepted.text
 
 
 def test_model_concurrency_cap_protects_the_engine(http, keys):
@@ -468,6 +573,37 @@ def test_hostile_model_names_stay_data(http, gateway, keys, name):
     assert log_of(gateway, response.headers["x-request-id"])["status"] == 404  # the log line is still JSON
 
 
+HOSTILE_PATH_NAMES = {
+    "%2525E0": "%25E0",  # decoded once by nginx; decoding it again threw (500)
+    "%25": "%",
+    "constructor": "constructor",
+    "__proto__": "__proto__",
+    "hasOwnProperty": "hasOwnProperty",
+    "a%0Ab": "a\nb",
+    "x%22%0D%0ASet-Cookie:%20a=b": 'x"\r\nSet-Cookie: a=b',
+}
+
+
+@pytest.mark.parametrize("path", ["/v1/models/{}", "/admin/models/{}/metrics"], ids=["models", "admin-metrics"])
+@pytest.mark.parametrize("sent", list(HOSTILE_PATH_NAMES), ids=list(HOSTILE_PATH_NAMES))
+def test_hostile_model_names_in_the_path_stay_data(http, gateway, keys, path, sent):
+    response = http.get(path.format(sent), headers=auth(keys, "ops-admin"))
+    assert response.status_code == 404, response.text
+    error = error_of(response)
+    assert error["code"] == "model_not_found"
+    assert json.dumps(HOSTILE_PATH_NAMES[sent]) in error["message"]
+    assert "set-cookie" not in response.headers
+    assert log_of(gateway, response.headers["x-request-id"])["status"] == 404
+
+
+@pytest.mark.parametrize("path", ["/v1/models/%E0%A4", "/admin/models/%FF/metrics", "/v1/%C0%AF"])
+def test_a_path_that_is_not_utf8_gets_400(http, gateway, keys, path):
+    response = http.get(path, headers=auth(keys, "ops-admin"))
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] == "bad_request"
+    assert log_of(gateway, response.headers["x-request-id"])["path"] == "(not UTF-8)"  # the log stays UTF-8 JSON
+
+
 def raw_request(gateway, request: bytes) -> bytes:
     host, port = gateway.url.removeprefix("https://").split(":")
     with (
@@ -527,10 +663,13 @@ def test_openapi_document_describes_the_surface(http):
 
 
 def test_plain_http_redirects_to_https_with_hsts(gateway, http):
+    """To the configured server name (the host's, here): never to a Host header a client made up."""
+    server = PLAN.gateway.server_name
+    port = gateway.url.rsplit(":", 1)[1]
     with httpx2.Client() as plain:
-        redirect = plain.get(f"{gateway.http_url}/v1/models")
+        redirect = plain.get(f"{gateway.http_url}/v1/models?x=1", headers={"Host": "evil.example"})
     assert redirect.status_code == 301
-    assert redirect.headers["location"] == f"{gateway.url}/v1/models"
+    assert redirect.headers["location"] == f"https://{server}:{port}/v1/models?x=1"
     assert "max-age=31536000" in http.get("/healthz").headers["strict-transport-security"]
 
 
@@ -562,7 +701,7 @@ def test_no_nginx_worker_crashed(gateway):
 
 def test_the_probe_tenant_makes_the_blackbox_probe_call_and_nothing_else(http):
     """What the blackbox exporter sends (rendered blackbox.yml), with the key the role generates."""
-    probe = build_plan(check_file(SPEC).spec, SPEC.name).probe
+    probe = PLAN.probe
     headers = {"Authorization": f"Bearer {PROBE_KEY}", "Content-Type": "application/json", "Cache-Control": "no-cache"}
     answer = http.post(probe.call_path, content=probe.call_body, headers=headers)
     assert answer.status_code == 200, answer.text
@@ -572,3 +711,21 @@ def test_the_probe_tenant_makes_the_blackbox_probe_call_and_nothing_else(http):
     refused = http.post(probe.call_path, json=other, headers={"Authorization": f"Bearer {PROBE_KEY}"})
     assert refused.status_code == 403
     assert http.get("/healthz").status_code == 200  # the other probe: no key needed
+
+
+def test_the_benchmarks_quick_mode_prints_the_keys_it_documents():
+    """benchmarks/gateway.py --quick (a smoke run of a few seconds): it works and its JSON has the
+    documented keys. No timing is asserted."""
+    sys.path.insert(0, str(engines.ROOT / "benchmarks"))
+    import gateway as benchmark  # noqa: PLC0415  (benchmarks/ is not a package)
+
+    done = subprocess.run(
+        [sys.executable, str(engines.ROOT / "benchmarks/gateway.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert tuple(result) == benchmark.KEYS
+    assert [tuple(run) for run in result["runs"]] == [benchmark.RUN_KEYS]

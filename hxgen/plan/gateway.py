@@ -115,6 +115,36 @@ class RateTier:
 
 
 @dataclass(frozen=True)
+class UpstreamServer:
+    port: int
+    backup: bool
+
+
+@dataclass(frozen=True)
+class RouteUpstream:
+    """One variant of a route, tried first, with the route's other variants as backups: a request
+    that fails before any byte of the response is retried once on another variant, and a
+    variant that failed is skipped for a while (nginx's passive health checks)."""
+
+    name: str
+    alias: str
+    variant: str
+    """Served name of the variant tried first."""
+    servers: tuple[UpstreamServer, ...]
+
+
+# Requests without valid credentials, counted per client address before anything else is done
+# for them: they are answered 401 without their body being read, and a flood of them 429.
+UNAUTHENTICATED_RATE = "10r/s"
+UNAUTHENTICATED_BURST = 20
+UNAUTHENTICATED_BODY_LIMIT_KB = 64
+# Passive health of a route's variants: one failure takes a variant out of its route for this long.
+ROUTE_MAX_FAILS = 1
+ROUTE_FAIL_TIMEOUT_S = 10
+ROUTE_TRIES = 2
+
+
+@dataclass(frozen=True)
 class ApiVersionPlan:
     name: str
     status: str
@@ -176,8 +206,14 @@ class GatewayPlan:
     versions: tuple[ApiVersionPlan, ...]
     tenants: dict[str, dict]
     routes: dict[str, dict]
+    route_upstreams: tuple[RouteUpstream, ...]
     cache_enabled: bool
     cache_max_entry_bytes: int
+
+    @property
+    def routes_resize(self) -> bool:
+        """Some route's alias is longer than a variant's name: its responses need a new length."""
+        return any(route["resizes"] for route in self.routes.values())
 
     def njs_config(self) -> dict:
         """The data the njs handler decides with; serialised into hx_config.json."""
@@ -219,6 +255,11 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: Prob
     g = spec.gateway
     by_name = {m.name: m for m in spec.models}
     served = {m.name: m.public_name for m in spec.models}
+    ports = {m.served_name: m.port for m in models}
+    route_upstreams = tuple(
+        _route_upstreams(i, r.alias, [v for v, _ in _cumulative(r.split, served)], ports)
+        for i, r in enumerate(g.routes)
+    )
     return GatewayPlan(
         **_serving(spec),
         models=tuple(
@@ -249,7 +290,16 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: Prob
             for t in g.tenants
         }
         | ({layout.PROBE_TENANT: probe.tenant} if probe and probe.tenant else {}),
-        routes={r.alias: {"sticky": r.sticky, "split": _cumulative(r.split, served)} for r in g.routes},
+        routes={
+            r.alias: {
+                "sticky": r.sticky,
+                "split": _cumulative(r.split, served),
+                "upstreams": {u.variant: u.name for u in ups},
+                "resizes": any(len(r.alias) > len(u.variant) for u in ups),
+            }
+            for r, ups in zip(g.routes, route_upstreams, strict=True)
+        },
+        route_upstreams=tuple(u for ups in route_upstreams for u in ups),
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
     )
@@ -277,6 +327,22 @@ def _serving(spec: Spec) -> dict:
         "body_limit_mb": g.body_limit_mb,
         "access_log": layout.gateway_access_log(spec.host.storage.logs_dir),
     }
+
+
+def _route_upstreams(index: int, alias: str, variants: list[str], ports: dict[str, int]) -> tuple[RouteUpstream, ...]:
+    # Numbered, not named after the alias: two aliases may differ only in characters nginx's
+    # names do not allow.
+    return tuple(
+        RouteUpstream(
+            name=f"hx_route{index}_v{j}",
+            alias=alias,
+            variant=first,
+            servers=tuple(
+                UpstreamServer(ports[v], backup=v != first) for v in [first, *(v for v in variants if v != first)]
+            ),
+        )
+        for j, first in enumerate(variants)
+    )
 
 
 def upstream_name(model_name: str) -> str:

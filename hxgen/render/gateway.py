@@ -11,12 +11,15 @@ import json
 
 from .. import layout
 from ..plan import Plan
+from ..plan import gateway as policy
 from ..plan.gateway import ERROR_PAGES, ErrorPage, GatewayPlan
 from . import openapi
 from .common import RENDERED_DIR, Artifact, header, templates
 from .json_emitter import json_text
 
 NGINX_DIR = f"{RENDERED_DIR}/nginx"
+# Written by the gateway role from gateway_nginx_user: nginx.conf's `user` directive.
+NGINX_USER_FILE = f"{layout.GATEWAY_CONF_DIR}/nginx-user.conf"
 JS_VARS = (
     "hx_tenant",
     "hx_role",
@@ -24,11 +27,14 @@ JS_VARS = (
     "hx_model",
     "hx_route",
     "hx_variant",
+    "hx_variant_shown",
+    "hx_upstream",
     "hx_body",
     "hx_cache_key",
     "hx_cache_bypass",
     "hx_deprecation",
     "hx_sunset",
+    "hx_client_path",
 )
 
 
@@ -51,7 +57,11 @@ def _njs_config(plan: Plan, gateway: GatewayPlan) -> str:
 def _error_body(page: ErrorPage) -> str:
     if page.status == 429:
         return "$hx_limit_error"  # says which limit: the tier's rate or the model's concurrency
-    body = json.dumps({"error": {"message": page.message, "type": page.type, "code": page.code}}, separators=(",", ":"))
+    return _json_error(page.message, page.type, page.code)
+
+
+def _json_error(message: str, type_: str, code: str) -> str:
+    body = json.dumps({"error": {"message": message, "type": type_, "code": code}}, separators=(",", ":"))
     # nginx would read $ as a variable and ' as the end of the string.
     assert "$" not in body and "'" not in body, body
     return body
@@ -83,10 +93,30 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
         .render(
             header=header(plan.spec_file).rstrip("\n"),
             conf_dir=layout.GATEWAY_CONF_DIR,
+            user_file=NGINX_USER_FILE,
             js_vars=JS_VARS,
             models=gateway.models,
             tiers=gateway.tiers,
+            route_upstreams=gateway.route_upstreams,
+            routes_resize=gateway.routes_resize,
+            route={
+                "max_fails": policy.ROUTE_MAX_FAILS,
+                "fail_timeout_s": policy.ROUTE_FAIL_TIMEOUT_S,
+                "tries": policy.ROUTE_TRIES,
+            },
+            unauthenticated={
+                "rate": policy.UNAUTHENTICATED_RATE,
+                "burst": policy.UNAUTHENTICATED_BURST,
+                "body_limit_kb": policy.UNAUTHENTICATED_BODY_LIMIT_KB,
+                "body_error": _json_error(
+                    f"without valid credentials a request body may have at most "
+                    f"{policy.UNAUTHENTICATED_BODY_LIMIT_KB} KB; send the API key",
+                    "invalid_request_error",
+                    "request_too_large",
+                ),
+            },
             versions=gateway.versions,
+            api_locations=[(f"/{v.name}/", "api") for v in gateway.versions] + [("/admin/", "admin")],
             error_pages=[
                 {"status": e.status, "sent": e.sent, "retry_after_s": e.retry_after_s, "body": _error_body(e)}
                 for e in ERROR_PAGES

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import jinja2
 import pytest
 
 from hxgen.plan import build_plan
 from hxgen.plan.gateway import nginx_rate
+from hxgen.render import render
+from hxgen.render.gateway import NGINX_USER_FILE
 from hxgen.render.openapi import document
 from hxgen.validation import validate
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def gateway_of(data):
@@ -50,8 +57,45 @@ def test_splits_become_cumulative_bounds_without_zero_weights(spec_data):
             ],
         }
     ]
-    route = gateway_of(spec_data).gateway.njs_config()["routes"]["phi"]
-    assert route == {"sticky": "tenant", "split": [["phi-3-mini", 70], ["phi-c", 100]]}
+    gateway = gateway_of(spec_data).gateway
+    route = gateway.njs_config()["routes"]["phi"]
+    assert route["sticky"] == "tenant"
+    assert route["split"] == [["phi-3-mini", 70], ["phi-c", 100]]
+    # Each variant has an upstream that tries it first and the route's others after it.
+    assert route["upstreams"] == {"phi-3-mini": "hx_route0_v0", "phi-c": "hx_route0_v1"}
+    servers = {u.name: [(s.port, s.backup) for s in u.servers] for u in gateway.route_upstreams}
+    assert servers == {"hx_route0_v0": [(8001, False), (8003, True)], "hx_route0_v1": [(8003, False), (8001, True)]}
+    assert route["resizes"] is False  # "phi" is shorter than both names: lengths are kept
+
+
+def test_an_alias_longer_than_a_variant_drops_the_content_length(spec_data):
+    spec_data["gateway"]["routes"] = [
+        {"alias": "a-much-longer-alias", "split": [{"model": "phi-3-mini", "weight": 100}]}
+    ]
+    gateway = gateway_of(spec_data).gateway
+    assert gateway.njs_config()["routes"]["a-much-longer-alias"]["resizes"] is True
+    assert "js_header_filter hx.dropLength;" in nginx_conf(spec_data)
+
+
+def nginx_conf(spec_data) -> str:
+    return next(a.text for a in render(gateway_of(spec_data)) if a.path.endswith("nginx/nginx.conf"))
+
+
+def test_the_workers_user_is_the_roles_variable(spec_data):
+    """nginx.conf names no user: it includes the file the role writes from gateway_nginx_user."""
+    conf = nginx_conf(spec_data)
+    assert f"include {NGINX_USER_FILE};" in conf
+    assert not re.search(r"(?m)^\s*user\s", conf)
+    template = jinja2.Template((ROOT / "roles/gateway/templates/nginx-user.conf.j2").read_text())
+    assert "\nuser nginx;" in template.render(gateway_nginx_user="nginx")
+
+
+def test_the_redirect_names_the_configured_server(spec_data):
+    spec_data["gateway"]["server_name"] = "llm.example.internal"
+    spec_data["gateway"]["tls"] = {"mode": "internal-ca"}
+    conf = nginx_conf(spec_data)
+    assert "return 301 https://llm.example.internal$request_uri;" in conf
+    assert "https://$host" not in conf
 
 
 def test_deprecated_versions_carry_rfc_headers(spec_data):

@@ -10,9 +10,17 @@
 //
 // njs evaluates this module afresh for every request, so module-level state is per request,
 // and anything built here is paid for on every request: keep it small.
+//
+// Names that come from a client (a model, a path, a certificate's common name) are looked up with
+// own(): an object's inherited properties (constructor, __proto__, toString) are never data.
 import crypto from 'crypto';
 
 const config = hx_config;  // the global that js_preload_object defines
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function own(object, name) {
+    return hasOwn.call(object, name) ? object[name] : undefined;
+}
 
 // Arrays in a preloaded object have no prototype methods of their own (njs 0.7): borrow them.
 function contains(list, item) {
@@ -22,6 +30,9 @@ function contains(list, item) {
 function variantsOf(route) {
     return Array.prototype.map.call(route.split, function (v) { return v[0]; });
 }
+
+// RFC 7235: the scheme is case-insensitive; one or more spaces before the credentials.
+const BEARER = /^Bearer +(\S+)$/i;
 
 const USAGE_TAIL_BYTES = 4096;
 
@@ -43,10 +54,8 @@ function reply(r, document) {
 // js_set $hx_key_sha256: the map in nginx.conf turns it into "tenant expires id".
 function keySha256(r) {
     const header = r.headersIn.Authorization;
-    if (header === undefined || header.slice(0, 7) !== 'Bearer ') {
-        return '';
-    }
-    return sha256(header.slice(7));
+    const match = header === undefined ? null : BEARER.exec(header);
+    return match ? sha256(match[1]) : '';
 }
 
 function commonName(dn) {
@@ -54,52 +63,87 @@ function commonName(dn) {
     return match ? match[1] : null;
 }
 
-// Returns {name, role, tier, models} of the caller, or null after answering 401.
-function authenticate(r) {
+// The caller's tenant name, or {code, message} of the 401 it gets. Runs before the request's
+// body is read (js_set $hx_caller, in nginx's rate-limit phase) and again in hx.api.
+function identify(r) {
     const header = r.headersIn.Authorization;
     if (header === undefined) {
         if (r.variables.ssl_client_verify === 'SUCCESS') {
             const cn = commonName(r.variables.ssl_client_s_dn);
-            const name = config.client_certificates[cn];
+            const name = cn === null ? undefined : own(config.client_certificates, cn);
             if (name !== undefined) {
-                return tenant(r, name, 'certificate');
+                return known(name, 'certificate');
             }
-            return fail(r, 401, 'authentication_error', 'unknown_client_certificate',
-                'no tenant accepts the client certificate ' + JSON.stringify(cn));
+            return {code: 'unknown_client_certificate', message: 'no tenant accepts the client certificate ' + JSON.stringify(cn)};
         }
-        return fail(r, 401, 'authentication_error', 'missing_api_key',
-            'missing API key: send the header "Authorization: Bearer <key>"');
+        return {code: 'missing_api_key', message: 'missing API key: send the header "Authorization: Bearer <key>"'};
     }
-    if (!/^Bearer \S+$/.test(header)) {
-        return fail(r, 401, 'authentication_error', 'invalid_api_key',
-            'malformed Authorization header: expected "Bearer <key>"');
+    if (!BEARER.test(header)) {
+        return {code: 'invalid_api_key', message: 'malformed Authorization header: expected "Bearer <key>"'};
     }
     const entry = r.variables.hx_key_entry;
     if (!entry) {
-        return fail(r, 401, 'authentication_error', 'invalid_api_key', 'invalid API key');
+        return {code: 'invalid_api_key', message: 'invalid API key'};
     }
     const fields = entry.split(' ');  // tenant, expiry date or '-', key id
     if (fields[1] !== '-' && Date.now() >= Date.parse(fields[1] + 'T00:00:00Z')) {
-        return fail(r, 401, 'authentication_error', 'expired_api_key',
-            'API key ' + fields[2] + ' expired on ' + fields[1] + '; ask for a new one');
+        return {code: 'expired_api_key', message: 'API key ' + fields[2] + ' expired on ' + fields[1] + '; ask for a new one'};
     }
-    return tenant(r, fields[0], 'key ' + fields[2]);
+    return known(fields[0], 'key ' + fields[2]);
 }
 
-function tenant(r, name, credential) {
-    const t = config.tenants[name];
-    if (t === undefined) {
-        return fail(r, 401, 'authentication_error', 'invalid_api_key',
-            'the ' + credential + ' belongs to no configured tenant');
+function known(name, credential) {
+    if (own(config.tenants, name) === undefined) {
+        return {code: 'invalid_api_key', message: 'the ' + credential + ' belongs to no configured tenant'};
     }
-    r.variables.hx_tenant = name;
+    return name;
+}
+
+// Identified once per request: $hx_caller and $hx_caller_tier both ask.
+let identified;
+
+function identifyOnce(r) {
+    if (identified === undefined) {
+        identified = identify(r);
+    }
+    return identified;
+}
+
+// js_set $hx_caller: the tenant, or '' for a request without valid credentials, which nginx then
+// limits by client address and answers without reading its body (location /_hx/unauthenticated).
+function caller(r) {
+    const who = identifyOnce(r);
+    return typeof who === 'string' ? who : '';
+}
+
+// js_set $hx_caller_tier: the caller's rate-limit tier, counted before the body is read.
+function callerTier(r) {
+    const who = identifyOnce(r);
+    return typeof who === 'string' ? config.tenants[who].tier : '';
+}
+
+// location /_hx/unauthenticated: the 401 of a request without valid credentials, whatever its path.
+function unauthenticated(r) {
+    const who = identifyOnce(r);
+    const error = typeof who === 'string' ? {code: 'invalid_api_key', message: 'invalid credentials'} : who;
+    fail(r, 401, 'authentication_error', error.code, error.message);
+}
+
+// Returns {name, role, models} of the caller, or null after answering 401.
+function authenticate(r) {
+    const who = identifyOnce(r);
+    if (typeof who !== 'string') {
+        return fail(r, 401, 'authentication_error', who.code, who.message);
+    }
+    const t = config.tenants[who];
+    r.variables.hx_tenant = who;
     r.variables.hx_role = t.role;
     r.variables.hx_tier = t.tier;
-    return {name: name, role: t.role, models: t.models};
+    return {name: who, role: t.role, models: t.models};
 }
 
 function permitted(caller, permission) {
-    return contains(config.permissions[caller.role], permission);
+    return contains(own(config.permissions, caller.role) || [], permission);
 }
 
 function mayUse(caller, name) {
@@ -111,12 +155,17 @@ function visibleModels(caller) {
     return names.filter(function (name) { return mayUse(caller, name); }).sort();
 }
 
-function describe(name) {
-    const route = config.routes[name];
+// A route's variants are named to a caller only if it may use every one of them.
+function mayUseVariants(caller, route) {
+    return variantsOf(route).every(function (v) { return mayUse(caller, v); });
+}
+
+function describe(caller, name) {
+    const route = own(config.routes, name);
     const names = route ? variantsOf(route) : [name];
-    const lengths = names.map(function (n) { return config.models[n].max_model_len; });
+    const lengths = names.map(function (n) { return own(config.models, n).max_model_len; });
     const model = {id: name, object: 'model', created: 0, owned_by: 'hx', max_model_len: Math.min.apply(null, lengths)};
-    if (route) {
+    if (route && mayUseVariants(caller, route)) {
         model.variants = names;
     }
     return model;
@@ -181,8 +230,8 @@ function infer(r, caller, endpoint) {
         return fail(r, 400, 'invalid_request_error', 'missing_model',
             'the request needs a "model"; this key may use: ' + visibleModels(caller).join(', '));
     }
-    const route = config.routes[requested];
-    if (route === undefined && config.models[requested] === undefined) {
+    const route = own(config.routes, requested);
+    if (route === undefined && own(config.models, requested) === undefined) {
         return fail(r, 404, 'invalid_request_error', 'model_not_found',
             'the model ' + JSON.stringify(requested) + ' does not exist; this key may use: ' +
             visibleModels(caller).join(', '));
@@ -192,21 +241,26 @@ function infer(r, caller, endpoint) {
             'tenant ' + caller.name + ' may not use the model ' + JSON.stringify(requested));
     }
     const variant = route ? pickVariant(route, requested, caller) : requested;
-    const model = config.models[variant];
+    const model = own(config.models, variant);
     if (model.task !== endpoint.task) {
         return fail(r, 400, 'invalid_request_error', 'wrong_endpoint', 'the model ' + JSON.stringify(requested) +
             (model.task === 'embed' ? ' serves embeddings: call /v1/embeddings' : ' generates text: call /v1/chat/completions or /v1/completions'));
     }
     if (route) {
-        body.model = variant;  // the engine knows its served name, not the alias
+        // Without a model an engine answers with the one it serves, so nginx may retry the same
+        // body on another variant of the route if this one fails before answering.
+        delete body.model;
     }
     const forward = route ? JSON.stringify(body) : r.requestText;
     const cached = cacheable(r, endpoint, body);
     r.variables.hx_model = requested;
     r.variables.hx_route = route ? requested : '';
     r.variables.hx_variant = variant;
+    // A tenant learns which variant answered only if it may use every variant of the route.
+    r.variables.hx_variant_shown = !route || mayUseVariants(caller, route) ? variant : '';
+    r.variables.hx_upstream = route ? own(route.upstreams, variant) : model.location;
     r.variables.hx_body = forward;
-    r.variables.hx_cache_key = cached ? caller.name + ' ' + endpoint.path + ' ' + sha256(forward) : '';
+    r.variables.hx_cache_key = cached ? caller.name + ' ' + endpoint.path + ' ' + requested + ' ' + variant + ' ' + sha256(forward) : '';
     r.variables.hx_cache_bypass = cached ? '' : '1';
     r.internalRedirect('@' + model.location + (body.stream === true ? '_stream' : ''));
 }
@@ -218,12 +272,12 @@ function findEndpoint(method, path) {
     } else if (/^\/admin\/models\/[^/]+\/metrics$/.test(path)) {
         key = method + ' /admin/models/{model}/metrics';
     }
-    const endpoint = config.endpoints[key];
+    const endpoint = own(config.endpoints, key);
     if (endpoint !== undefined) {
         return {path: path, permission: endpoint.permission, task: endpoint.task};
     }
     const other = method === 'GET' ? 'POST' : 'GET';
-    return config.endpoints[key.replace(method, other)] !== undefined ? 'method' : null;
+    return own(config.endpoints, other + key.slice(method.length)) !== undefined ? 'method' : null;
 }
 
 function authorizeEndpoint(r, caller, path) {
@@ -241,13 +295,27 @@ function authorizeEndpoint(r, caller, path) {
     return endpoint;
 }
 
+// r.uri is percent-decoded by nginx and may hold any byte but NUL, line breaks too. Bytes that
+// are not UTF-8 name nothing here, and njs's regular expressions throw on them: refuse first.
+function decodablePath(r) {
+    try {
+        return new TextDecoder('utf-8', {fatal: true}).decode(r.rawVariables.uri) !== null;
+    } catch (e) {
+        fail(r, 400, 'invalid_request_error', 'bad_request', 'the path is not UTF-8 once percent-decoded');
+        return false;
+    }
+}
+
 // location /<version>/: the OpenAI-compatible API.
 function api(r) {
-    const match = /^\/([^/]+)\/(.*?)\/?$/.exec(r.uri);
-    const version = config.versions[match[1]];
+    if (!decodablePath(r)) {
+        return;
+    }
+    const match = /^\/([^/]+)\/([\s\S]*?)\/?$/.exec(r.uri);
+    const version = match ? own(config.versions, match[1]) : undefined;
     if (version === undefined) {
         return fail(r, 404, 'invalid_request_error', 'unknown_api_version', 'unknown API version ' +
-            JSON.stringify(match[1]) + '; this gateway serves ' + Object.keys(config.versions).join(', '));
+            JSON.stringify(match ? match[1] : r.uri) + '; this gateway serves ' + Object.keys(config.versions).join(', '));
     }
     r.variables.hx_deprecation = version.deprecation || '';
     r.variables.hx_sunset = version.sunset || '';
@@ -264,23 +332,26 @@ function api(r) {
         return;
     }
     if (endpoint.path === 'models') {
-        return reply(r, {object: 'list', data: visibleModels(caller).map(describe)});
+        return reply(r, {object: 'list', data: visibleModels(caller).map(function (n) { return describe(caller, n); })});
     }
     if (endpoint.path.slice(0, 7) === 'models/') {
-        const name = decodeURIComponent(endpoint.path.slice(7));
-        if (config.models[name] === undefined && config.routes[name] === undefined) {
+        const name = endpoint.path.slice(7);  // decoded once, by nginx: a second decoding could throw
+        if (own(config.models, name) === undefined && own(config.routes, name) === undefined) {
             return fail(r, 404, 'invalid_request_error', 'model_not_found', 'the model ' + JSON.stringify(name) + ' does not exist');
         }
         if (!mayUse(caller, name)) {
             return fail(r, 403, 'permission_error', 'model_not_allowed', 'tenant ' + caller.name + ' may not use the model ' + JSON.stringify(name));
         }
-        return reply(r, describe(name));
+        return reply(r, describe(caller, name));
     }
     infer(r, caller, endpoint);
 }
 
 // location /admin/: engine health and metrics, for admins and operators.
 async function admin(r) {
+    if (!decodablePath(r)) {
+        return;
+    }
     const caller = authenticate(r);
     if (caller === null) {
         return;
@@ -294,8 +365,8 @@ async function admin(r) {
         const document = await status(r);
         return reply(r, document);
     }
-    const name = decodeURIComponent(endpoint.path.split('/')[3]);
-    const model = config.models[name];
+    const name = endpoint.path.split('/')[3];
+    const model = own(config.models, name);
     if (model === undefined) {
         return fail(r, 404, 'invalid_request_error', 'model_not_found', 'the model ' + JSON.stringify(name) + ' does not exist');
     }
@@ -324,14 +395,25 @@ async function status(r) {
     };
 }
 
-// js_body_filter of the model locations: the token counts of the response's "usage" (the last
-// chunk of a stream, when the client asked for it) go to the access log. The body passes on
-// unchanged and unbuffered; only its tail is kept.
+// js_body_filter of the model locations. The body passes on unbuffered, with two fields rewritten
+// so that a tenant is not told what it was not given: the engine's system_fingerprint (its name and
+// version) becomes null, and a route's response names the alias instead of the variant that
+// answered. The token counts of the response's "usage" (the last chunk of a stream, when the
+// client asked for it) go to the access log; only the body's tail is kept for that.
+const FINGERPRINT = '"system_fingerprint":"';
+const MODEL = '"model":"';
+const QUOTE = 0x22;
 let tail = '';
+let held = null;  // the end of the previous buffer, when it may begin a field cut in two
 
 function countTokens(r, data, flags) {
-    r.sendBuffer(data, flags);
-    tail = (tail + data.slice(-USAGE_TAIL_BYTES).toString()).slice(-USAGE_TAIL_BYTES);
+    const route = r.variables.hx_route;
+    const buffer = held === null ? data : Buffer.concat([held, data]);
+    const parts = rewriteFields(r, buffer, route ? own(config.routes, route) : undefined, flags.last);
+    const out = parts[0];
+    held = parts[1];
+    r.sendBuffer(out, flags);
+    tail = (tail + out.slice(-USAGE_TAIL_BYTES).toString()).slice(-USAGE_TAIL_BYTES);
     if (!flags.last) {
         return;
     }
@@ -346,6 +428,103 @@ function countTokens(r, data, flags) {
         r.variables.hx_prompt_tokens = prompt[1];
         r.variables.hx_completion_tokens = completion ? completion[1] : '0';
     }
+}
+
+// [bytes to send, bytes held back or null]. Works on bytes: a buffer may end inside a UTF-8
+// character, and the fields are plain ASCII. A field's value is replaced by one no longer than
+// itself, padded with spaces after its closing quote, so that Content-Length stays right.
+function rewriteFields(r, buffer, route, last) {
+    const pieces = [];
+    let from = 0;
+    for (;;) {
+        let at = buffer.indexOf(FINGERPRINT, from);
+        let key = FINGERPRINT;
+        if (route !== undefined) {
+            const m = buffer.indexOf(MODEL, from);
+            if (m !== -1 && (at === -1 || m < at)) {
+                at = m;
+                key = MODEL;
+            }
+        }
+        if (at === -1) {
+            break;
+        }
+        const start = at + key.length;
+        const end = buffer.indexOf(QUOTE, start);
+        if (end === -1) {
+            if (last) {
+                break;
+            }
+            pieces.push(buffer.slice(from, at));
+            return [joined(pieces), buffer.slice(at)];
+        }
+        const value = buffer.slice(start, end).toString();
+        const replacement = key === MODEL ? aliasFor(r, route, value) : fingerprintFor(value);
+        if (replacement === null) {
+            pieces.push(buffer.slice(from, end + 1));
+        } else {
+            pieces.push(buffer.slice(from, at), Buffer.from(key.slice(0, -1) + replacement));
+        }
+        from = end + 1;
+    }
+    const cut = last ? -1 : partialField(buffer, from, route !== undefined);
+    if (cut === -1) {
+        pieces.push(buffer.slice(from));
+        return [joined(pieces), null];
+    }
+    pieces.push(buffer.slice(from, cut));
+    return [joined(pieces), buffer.slice(cut)];
+}
+
+function joined(pieces) {
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+}
+
+function padded(text, length) {
+    return text.length >= length ? text : text + ' '.repeat(length - text.length);
+}
+
+// The engine's "name-version-hash", which the tenant was not given: null (or "" in two bytes).
+function fingerprintFor(value) {
+    if (value.indexOf('\\') !== -1) {
+        return null;
+    }
+    const length = value.length + 2;
+    return padded(length >= 4 ? 'null' : '""', length);
+}
+
+// A variant's name in a route's response: the alias, which the tenant asked for. The access log
+// learns which variant answered (it may be another than the one picked, after a retry).
+function aliasFor(r, route, value) {
+    if (!contains(variantsOf(route), value)) {
+        return null;
+    }
+    r.variables.hx_variant = value;
+    const alias = JSON.stringify(r.variables.hx_route);
+    return route.resizes ? alias : padded(alias, value.length + 2);
+}
+
+// js_header_filter, rendered only when a route's alias is longer than a variant's name: its
+// rewritten body is longer than the engine's Content-Length.
+function dropLength(r) {
+    const route = r.variables.hx_route;
+    if (route && own(config.routes, route).resizes) {
+        delete r.headersOut['Content-Length'];
+    }
+}
+
+// Where the buffer's end may begin a field that the next buffer completes, or -1.
+function partialField(buffer, from, routed) {
+    const longest = (routed ? Math.max(FINGERPRINT.length, MODEL.length) : FINGERPRINT.length) - 1;
+    for (let i = Math.max(from, buffer.length - longest); i < buffer.length; i++) {
+        if (buffer[i] === QUOTE) {
+            const text = buffer.slice(i).toString();
+            if (FINGERPRINT.startsWith(text) || (routed && MODEL.startsWith(text))) {
+                return i;
+            }
+        }
+    }
+    return -1;
 }
 
 // js_set $hx_cache_status: what the X-HX-Cache header and the access log report.
@@ -377,4 +556,7 @@ function upstreamSeconds(r) {
     return total.toFixed(3);
 }
 
-export default {api, admin, keySha256, countTokens, cacheStatus, cacheSkip, upstreamSeconds};
+export default {
+    api, admin, unauthenticated, keySha256, caller, callerTier, countTokens, dropLength, cacheStatus,
+    cacheSkip, upstreamSeconds,
+};
