@@ -128,6 +128,17 @@ def _ruamel_load(text: str, name: str) -> Source:
         raise SpecLoadError(
             Diagnostic("error", "yaml-syntax", "the document nests too deeply to read"), (1, 1)
         ) from None
+    except AssertionError:
+        # ruamel's comment handling asserts on some top-level scalars (`| #`); no valid spec is one.
+        raise SpecLoadError(
+            Diagnostic(
+                "error",
+                "yaml-syntax",
+                "cannot read the document",
+                hint="hx.yaml is a mapping of sections that starts with 'version: hx/v1'",
+            ),
+            (1, 1),
+        ) from None
     source = Source(name=name, data=None)
     source.data = _plain(document, (), source, set())
     return source

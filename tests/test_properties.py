@@ -373,6 +373,7 @@ def _minimal_with(path: Path_, value: Any) -> tuple[str, list[str], str]:
 
 # Inputs that crashed hxgen (tracebacks, not diagnostics); always tried, before the generated ones.
 @example(_minimal_with(("models", 0, "resources", "cpu_cores"), 1e307))  # a CPU quota x 100 overflows
+@example(_minimal_with(("gateway", "body_limit_mb"), 1.76e305))  # a body limit in KB overflows
 @settings(PROPERTY_SETTINGS, max_examples=150 * SCALE)
 @given(extreme_number_specs())
 def test_extreme_numbers_validate_or_render(case):
@@ -438,6 +439,7 @@ models:
 @example("? : : ? ")  # a mapping used as a key
 @example("!!omap [a: 1]")  # an ordered map: its keys carry no positions
 @example("models: !!str [a]")  # a list tagged as a string: its items carry no positions
+@example("\n\n| #")  # a top-level block scalar with a comment: ruamel asserts on it
 @settings(PROPERTY_SETTINGS, max_examples=1000 * SCALE)
 @given(st.text() | yamlish_text() | spliced_spec_text())
 def test_arbitrary_text_never_crashes(text):

@@ -141,7 +141,9 @@ class Gateway(StrictModel):
     )
     listen: Listen = Field(default_factory=Listen)
     tls: Tls = Field(default_factory=Tls)
-    body_limit_mb: PositiveFloat = Field(default=8, description="Largest request body; larger ones get 413.")
+    body_limit_mb: PositiveFloat = Field(
+        default=8, le=1024, description="Largest request body (at most 1024); larger ones get 413."
+    )
     rate_limit_tiers: list[RateLimitTier] = []
     tenants: list[Tenant] = []
     routes: list[Route] = []
