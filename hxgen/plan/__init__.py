@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import layout
+from .. import addresses, layout
 from ..spec import Spec
 from ..spec.models import Model
 from . import engines
@@ -57,7 +57,7 @@ class ModelService:
 
     @property
     def health_url(self) -> str:
-        return f"http://{layout.ENGINE_BIND_ADDRESS}:{self.port}/health"
+        return addresses.url("http", layout.ENGINE_BIND_ADDRESS, self.port, "/health")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from typing import Any
 import jinja2
 from ruamel.yaml import YAML
 
+from .. import addresses
+
 # The two trees hxgen owns below the output directory; it prunes anything else in them.
 INVENTORY_DIR = "inventory"
 RENDERED_DIR = "rendered"
@@ -66,6 +68,7 @@ def templates() -> jinja2.Environment:
     )
     env.filters["systemd_arg"] = systemd_arg
     env.filters["systemd_command"] = systemd_command
+    env.filters["host_port"] = addresses.host_port
     return env
 
 

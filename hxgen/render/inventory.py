@@ -6,7 +6,10 @@ from typing import Any
 
 from .. import layout
 from ..plan import ModelService, Plan
+from ..plan.postgres_tuning import size_postgres
+from ..plan.weights import staging
 from .common import GROUP, INVENTORY_DIR, RENDERED_DIR, Artifact, sorted_keys, yaml_text
+from .endpoints import endpoint_vars
 
 CONNECTIONS = {"docker": "community.docker.docker", "local": "local"}
 
@@ -102,6 +105,7 @@ def _model_entry(m: ModelService) -> dict[str, Any]:
         "source": m.source,
         "health_url": m.health_url,
         "task": m.task,
+        "weights": staging(m.source, m.weights_dir),
     }
 
 
@@ -128,6 +132,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "vllm_venv_dir": layout.VLLM_VENV,
             "vllm_state_dir": layout.VLLM_STATE,
             "vllm_models": [_model_entry(m) for m in plan.models_on("vllm")],
+            "vllm_generates_tiny_models": any("generate" in m.source for m in plan.models_on("vllm")),
         }
     if "tgi" in enabled:
         out["tgi"] = {
@@ -173,7 +178,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "postgresql_port": pg.port,
             "postgresql_listen_addresses": pg.listen_addresses,
             "postgresql_memory_gb": pg.memory_gb,
-            "postgresql_tuning": pg.tuning.model_dump(exclude_none=True),
+            "postgresql_sizing": size_postgres(pg.memory_gb, pg.tuning).as_dict(),
             "postgresql_databases": [d.model_dump() for d in pg.databases],
             "postgresql_retention_days": pg.retention_days,
         }
@@ -219,4 +224,6 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "analytics_state_dir": layout.ANALYTICS_STATE,
             "analytics_config_file": layout.ANALYTICS_CONFIG,
         }
+    for role, derived in endpoint_vars(out).items():
+        out[role] |= derived
     return out
