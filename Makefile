@@ -11,8 +11,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
+# Real consumers of rendered files and the services the integration tests start themselves.
+# Installed by scripts/install-test-packages.sh, which keeps their services stopped and disabled.
 DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager \
-	prometheus-blackbox-exporter
+	prometheus-blackbox-exporter postgresql-15 pgbouncer
 
 # The wheel the analytics role installs on the host: built once from the package sources, the
 # same bytes for the same source (SOURCE_DATE_EPOCH fixes the zip entries' dates).
@@ -62,13 +64,11 @@ $(ENGINE_VENV)/.installed: Makefile
 	$(ENGINE_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
 	touch $@
 
-# Real consumers of rendered files (systemd-analyze) come from Debian packages.
+# Real consumers of rendered files (systemd-analyze, nginx -t, promtool, ...) and the services
+# the integration tests run on loopback come from Debian packages; their own services stay
+# stopped (they would hold ports the host-network sandbox needs).
 setup-test: setup $(ENGINE_VENV)/.installed
-	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	scripts/install-test-packages.sh $(DEBIAN_TEST_PACKAGES)
 
 sandbox: setup
 	scripts/sandbox/docker-up.sh $(SANDBOX_STATE)
