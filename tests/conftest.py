@@ -134,6 +134,7 @@ MODULE_KINDS = {
     "test_analytics_service.py": "tools",
     "test_gateway.py": "engine",
     "test_gateway_streaming.py": "tools",
+    "test_pgbouncer_restart.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
 }

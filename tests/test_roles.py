@@ -63,6 +63,21 @@ def test_every_emitted_variable_is_declared_by_a_role(spec):
     assert undeclared == [], "declare these in a role's meta/argument_specs.yml"
 
 
+def roles_applied_everywhere() -> set[str]:
+    """Roles a playbook applies without a `when`: Ansible validates their arguments on every host."""
+    return {
+        entry["role"]
+        for playbook in (ROOT / "playbooks").glob("*.yml")
+        for play in _yaml(playbook)
+        for entry in play.get("roles", [])
+        if isinstance(entry, dict) and "when" not in entry
+    }
+
+
+def test_the_nvidia_role_is_applied_on_every_host():
+    assert "nvidia" in roles_applied_everywhere()
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_every_required_variable_of_a_used_role_is_emitted(spec):
     variables = emitted_vars(spec)
@@ -70,7 +85,7 @@ def test_every_required_variable_of_a_used_role_is_emitted(spec):
         role: sorted(
             name for name, option in role_options(role).items() if option.get("required") and name not in variables
         )
-        for role in variables["hx_components"]
+        for role in {*variables["hx_components"], *roles_applied_everywhere()}
     }
     assert {role: names for role, names in missing.items() if names} == {}
 

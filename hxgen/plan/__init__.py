@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import components, layout
+from .. import addresses, components, layout
 from ..components import HelperPort
 from ..spec import Spec
 from ..spec.models import Model
@@ -25,6 +25,7 @@ from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
 from .monitoring import MonitoringPlan, build_monitoring_plan
 from .policy import SecurityPlan, TargetsPlan, build_security_plan, build_targets_plan
 from .probes import ProbePlan, build_probe_plan
+from .weights import staging
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class ModelService:
     cpu_quota_percent: int | None
     weights_dir: str
     source: dict
+    weights: dict
+    """How the weights reach the host (plan.weights.staging): what the engine roles follow."""
     max_concurrent_requests: int
     max_num_seqs: int
     prefix_caching: bool
@@ -77,7 +80,7 @@ class ModelService:
 
     @property
     def health_url(self) -> str:
-        return f"http://{layout.ENGINE_BIND_ADDRESS}:{self.port}/health"
+        return addresses.url("http", layout.ENGINE_BIND_ADDRESS, self.port, "/health")
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
         # Rootful podman runs the container; the image drops privileges itself.
         command, env, user = engines.tgi_command(spec, model), {}, "root"
     cpu = model.resources.cpu_cores
+    weights_dir, source = engines.weights_dir(spec, model), _source(model)
     return ModelService(
         name=model.name,
         host=spec.host.name,
@@ -194,8 +198,9 @@ def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
         gpus=tuple(model.gpus),
         memory_max_gb=model.resources.memory_gb,
         cpu_quota_percent=round(cpu * 100) if cpu else None,
-        weights_dir=engines.weights_dir(spec, model),
-        source=_source(model),
+        weights_dir=weights_dir,
+        source=source,
+        weights=staging(source, weights_dir),
         max_concurrent_requests=engines.concurrency_cap(model),
         max_num_seqs=model.max_num_seqs,
         prefix_caching=model.prefix_caching,

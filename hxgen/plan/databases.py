@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import Spec
+from .postgres_tuning import PostgresSizing, size_postgres
 
 
 @dataclass(frozen=True)
@@ -15,28 +16,14 @@ class PgDatabasePlan:
 
 
 @dataclass(frozen=True)
-class PgTuningPlan:
-    """The spec's tuning; None: the role sizes the value from host RAM."""
-
-    max_connections: int
-    shared_buffers_mb: int | None
-    effective_cache_size_mb: int | None
-    work_mem_mb: int | None
-    maintenance_work_mem_mb: int | None
-
-    def as_dict(self) -> dict[str, int]:
-        """The values that are set, as the role's variable takes them."""
-        return {k: v for k, v in vars(self).items() if v is not None}
-
-
-@dataclass(frozen=True)
 class PostgresPlan:
     host: str
     version: int
     port: int
     listen_addresses: tuple[str, ...]
     memory_gb: float
-    tuning: PgTuningPlan
+    sizing: PostgresSizing
+    """Memory settings: the spec's tuning where set, sized from memory_gb where not."""
     databases: tuple[PgDatabasePlan, ...]
     retention_days: int
 
@@ -80,7 +67,7 @@ def build_databases_plan(spec: Spec, roles: tuple[str, ...]) -> DatabasesPlan:
             port=pg.port,
             listen_addresses=tuple(pg.listen_addresses),
             memory_gb=pg.memory_gb,
-            tuning=PgTuningPlan(**pg.tuning.model_dump()),
+            sizing=size_postgres(pg.memory_gb, pg.tuning),
             databases=tuple(PgDatabasePlan(d.name, d.owner) for d in pg.databases),
             retention_days=pg.retention_days,
         )

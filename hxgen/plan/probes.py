@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .. import components, layout
+from .. import addresses, components, layout
 from ..spec import Spec
-
-ANY_ADDRESS = {"0.0.0.0", "::"}
 
 
 @dataclass(frozen=True)
@@ -38,10 +36,9 @@ def build_probe_plan(spec: Spec) -> ProbePlan | None:
     if not components.probes_enabled(spec):
         return None
     g, probes = spec.gateway, spec.monitoring.probes
-    address = "127.0.0.1" if g.listen.address in ANY_ADDRESS else g.listen.address
-    host = f"[{address}]" if ":" in address else address
     tls = g.tls.mode != "off"
-    base_url = f"https://{host}:{g.listen.https_port}" if tls else f"http://{host}:{g.listen.http_port}"
+    port = g.listen.https_port if tls else g.listen.http_port
+    base_url = addresses.local_url("https" if tls else "http", g.listen.address, port)
     version = next(v.name for v in g.api_versions if v.status == "current")
     name, task = probe_target(spec)
     tier = g.rate_limit_tiers[0].name if g.rate_limit_tiers else None

@@ -8,6 +8,7 @@ from typing import Any
 
 import jinja2
 
+from .. import addresses
 from .yaml_emitter import emit
 
 # The two trees hxgen owns below the output directory; it prunes anything else in them.
@@ -55,6 +56,7 @@ def templates() -> jinja2.Environment:
     )
     env.filters["systemd_arg"] = systemd_arg
     env.filters["systemd_command"] = systemd_command
+    env.filters["host_port"] = addresses.host_port
     return env
 
 

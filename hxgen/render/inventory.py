@@ -7,6 +7,7 @@ from typing import Any
 from .. import layout
 from ..plan import ModelService, Plan
 from .common import GROUP, INVENTORY_DIR, RENDERED_DIR, Artifact, sorted_keys, yaml_text
+from .endpoints import endpoint_vars
 
 CONNECTIONS = {"docker": "community.docker.docker", "local": "local"}
 
@@ -89,6 +90,7 @@ def _model_entry(m: ModelService) -> dict[str, Any]:
         "source": m.source,
         "health_url": m.health_url,
         "task": m.task,
+        "weights": m.weights,
     }
 
 
@@ -115,6 +117,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "vllm_venv_dir": layout.VLLM_VENV,
             "vllm_state_dir": layout.VLLM_STATE,
             "vllm_models": [_model_entry(m) for m in plan.models_on("vllm")],
+            "vllm_generates_tiny_models": any("generate" in m.source for m in plan.models_on("vllm")),
         }
     if "tgi" in enabled:
         out["tgi"] = {
@@ -160,7 +163,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "postgresql_port": pg.port,
             "postgresql_listen_addresses": list(pg.listen_addresses),
             "postgresql_memory_gb": pg.memory_gb,
-            "postgresql_tuning": pg.tuning.as_dict(),
+            "postgresql_sizing": pg.sizing.as_dict(),
             "postgresql_databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
             "postgresql_retention_days": pg.retention_days,
         }
@@ -206,4 +209,6 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "analytics_state_dir": layout.ANALYTICS_STATE,
             "analytics_config_file": layout.ANALYTICS_CONFIG,
         }
+    for role, derived in endpoint_vars(out).items():
+        out[role] |= derived
     return out
