@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -44,10 +45,25 @@ def sorted_keys(data: Any) -> Any:
     return data
 
 
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (Jinja's per-user directory below the temp dir, keyed
+    by each template's source): compiling nginx.conf.j2 was a sixth of a render. A cache that
+    cannot be written only costs the compile."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
 @cache
 def templates() -> jinja2.Environment:
+    try:
+        bytecode_cache = _TemplateCache()
+    except (OSError, RuntimeError):  # no usable temp dir, or one another user owns
+        bytecode_cache = None
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("hxgen", "templates"),
+        bytecode_cache=bytecode_cache,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
