@@ -3,8 +3,6 @@ so a unit file and the role that installs its program never disagree."""
 
 from __future__ import annotations
 
-from .contracts import analytics as _analytics_contract
-
 HX_ROOT = "/opt/hx"
 STATE_ROOT = "/var/lib/hx"
 CONFIG_ROOT = "/etc/hx"
@@ -22,7 +20,7 @@ ANALYTICS_SERVICE = "hx-analytics"
 ANALYTICS_USER = "hx-analytics"
 ANALYTICS_VENV = f"{HX_ROOT}/analytics"
 ANALYTICS_STATE = f"{STATE_ROOT}/analytics"
-ANALYTICS_CONFIG = _analytics_contract.CONFIG_PATH  # the service reads it there by default
+# The service's configuration file: hxgen.contracts.analytics.CONFIG_PATH (both sides read it there).
 ENGINE_BIND_ADDRESS = "127.0.0.1"  # engines are only reachable through the gateway
 
 

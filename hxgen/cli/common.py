@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..diagnostics import summary
-from ..pipeline import Outcome, check_file
+
+if TYPE_CHECKING:  # the pipeline (pydantic, the spec models) loads only for commands that read a spec
+    from ..pipeline import Outcome
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_STALE = 0, 1, 2, 3
 
@@ -23,6 +26,8 @@ def usage(parser: argparse.ArgumentParser) -> int:
 
 def load_spec(spec_path: Path) -> Outcome | None:
     """The checked spec, or None after saying why the file cannot be read."""
+    from ..pipeline import check_file
+
     try:
         return check_file(spec_path)
     except OSError as exc:

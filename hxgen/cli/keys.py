@@ -10,11 +10,14 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import layout
 from ..diagnostics import did_you_mean
-from ..pipeline import Outcome
 from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SPEC_HELP, load_spec, report, usage
+
+if TYPE_CHECKING:
+    from ..pipeline import Outcome
 
 KEYS_DESCRIPTION = """\
 Manage the API keys that clients send to the gateway as 'Authorization: Bearer <key>'.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import layout
+from ..contracts import analytics as contract
 from ..spec import Spec
 from ..spec.analytics import Series
 
@@ -63,6 +64,8 @@ class AnalyticsPlan:
     service: str
     user: str
     port: int
+    config_file: str
+    """Where the role installs the rendered configuration and the service reads it."""
     prometheus_url: str
     interval_s: int
     history_days: int
@@ -83,6 +86,7 @@ def build_analytics_plan(spec: Spec) -> AnalyticsPlan:
         service=layout.ANALYTICS_SERVICE,
         user=layout.ANALYTICS_USER,
         port=a.port,
+        config_file=contract.CONFIG_PATH,
         prometheus_url=f"http://{layout.ENGINE_BIND_ADDRESS}:{spec.monitoring.prometheus_port}",
         interval_s=a.interval_s,
         history_days=a.history_days,

@@ -48,7 +48,7 @@ def config(a: AnalyticsPlan) -> dict[str, Any]:
 
 
 def _unit(plan: Plan, a: AnalyticsPlan) -> str:
-    command = ((f"{layout.ANALYTICS_VENV}/bin/{layout.ANALYTICS_SERVICE}",), ("--config", layout.ANALYTICS_CONFIG))
+    command = ((f"{layout.ANALYTICS_VENV}/bin/{layout.ANALYTICS_SERVICE}",), ("--config", a.config_file))
     return (
         templates()
         .get_template("analytics.service.j2")

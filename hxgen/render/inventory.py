@@ -207,7 +207,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "analytics_port": plan.analytics.port,
             "analytics_venv_dir": layout.ANALYTICS_VENV,
             "analytics_state_dir": layout.ANALYTICS_STATE,
-            "analytics_config_file": layout.ANALYTICS_CONFIG,
+            "analytics_config_file": plan.analytics.config_file,
         }
     for role, derived in endpoint_vars(out).items():
         out[role] |= derived
