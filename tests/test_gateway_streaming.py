@@ -18,8 +18,10 @@ tests/test_gateway.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -63,7 +65,7 @@ def chunk(index: int, usage: bool = False) -> bytes:
     }
     if usage:
         body["usage"] = {"prompt_tokens": 1, "completion_tokens": EVENTS, "total_tokens": EVENTS + 1}
-    return f"data: {json.dumps(body)}\n\n".encode()
+    return f"data: {json.dumps(body, separators=(',', ':'))}\n\n".encode()  # compact, as vLLM writes it
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -129,6 +131,24 @@ def unavailable(handler: StandIn) -> None:
     handler.wfile.write(b"{}")
 
 
+def ends_after_the_client_left(client_left: threading.Event) -> Answer:
+    """A whole stream, usage and [DONE] included, whose end of response (the chunked encoding's
+    last chunk) the engine sends only once the client has read [DONE] and hung up: the order a
+    busy engine and a quick client sometimes produce."""
+
+    def answer(handler: StandIn) -> None:
+        handler.start_stream()
+        for i in range(EVENTS):
+            handler.send_chunk(chunk(i, usage=i == EVENTS - 1))
+        handler.send_chunk(b"data: [DONE]\n\n")
+        client_left.wait(RECEIPT_TIMEOUT_S)
+        with contextlib.suppress(OSError):  # nginx may have closed its side already
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+
+    return answer
+
+
 def breaks_after_one_event(handler: StandIn) -> None:
     """An engine that dies mid-answer: one event, then the connection drops."""
     handler.start_stream()
@@ -158,12 +178,14 @@ def key() -> tuple[str, dict]:
 
 @contextmanager
 def gateway(tmp_path, key, conf_edit=lambda text: text) -> Iterator[httpx2.Client]:
+    """A client of the rendered gateway; `client.staged` is the gateway (its logs)."""
     staged = gateway_harness.stage(SPEC, tmp_path / "gateway", [key[1]])
     staged.conf.write_text(conf_edit(staged.conf.read_text()))
     proc = gateway_harness.start(staged)
     try:
         headers = {"Authorization": f"Bearer {key[0]}"}
         with httpx2.Client(base_url=staged.http_url, headers=headers, timeout=60) as http:
+            http.staged = staged
             yield http
     finally:
         gateway_harness.stop(proc)
@@ -246,3 +268,33 @@ def test_a_stream_that_broke_after_its_first_event_is_not_replayed(tmp_path, key
         asked = sum(s.requests for s in servers)
     assert (status, texts) == (200, ["t0"])
     assert asked == 1
+
+
+# --- usage accounting -----------------------------------------------------------------------
+
+
+def log_line(staged, request_id: str) -> dict:
+    """The access log line of a request; nginx writes it once the request is finalised."""
+    for _ in range(100):
+        for line in staged.access_log.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["request_id"] == request_id:
+                return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no access log line for {request_id}")
+
+
+def test_a_stream_whose_client_hung_up_after_done_is_still_counted(tmp_path, key):
+    """The client closes on [DONE], before nginx has seen the engine's end of response: the
+    usage in the last event has passed through the gateway all the same, and the log counts it."""
+    client_left = threading.Event()
+    with stand_in(PORTS["paced"], ends_after_the_client_left(client_left)), gateway(tmp_path, key) as http:
+        body = {"model": "paced", "prompt": "once", "max_tokens": EVENTS, "stream": True}
+        with http.stream("POST", "/v1/completions", json=body) as response:
+            request_id = response.headers["x-request-id"]
+            for line in response.iter_lines():
+                if line == "data: [DONE]":
+                    break
+        client_left.set()  # the response is closed: its connection is gone
+        entry = log_line(http.staged, request_id)
+    assert (entry["prompt_tokens"], entry["completion_tokens"]) == (1, EVENTS)

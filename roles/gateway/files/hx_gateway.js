@@ -413,10 +413,13 @@ function countTokens(r, data, flags) {
     const out = parts[0];
     held = parts[1];
     r.sendBuffer(out, flags);
-    tail = (tail + out.slice(-USAGE_TAIL_BYTES).toString()).slice(-USAGE_TAIL_BYTES);
-    if (!flags.last) {
+    if (out.length === 0) {
         return;
     }
+    tail = (tail + out.slice(-USAGE_TAIL_BYTES).toString()).slice(-USAGE_TAIL_BYTES);
+    // Counted as soon as the usage has passed, not at the last buffer: a streaming client may
+    // hang up on [DONE] before nginx reads the engine's end of response, and then no last buffer
+    // comes. A later, fuller usage object (one cut across two buffers) overwrites an earlier read.
     const at = tail.lastIndexOf('"usage":{');
     if (at === -1) {
         return;
