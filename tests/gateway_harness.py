@@ -8,6 +8,7 @@ Shared by the integration tests and benchmarks/gateway.py.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import socket
 import subprocess
@@ -195,3 +196,19 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def access_log(staged: StagedGateway) -> list[dict]:
+    """The gateway's JSON access log, a dict per request."""
+    return [json.loads(line) for line in staged.access_log.read_text().splitlines()]
+
+
+def access_log_line(staged: StagedGateway, request_id: str) -> dict:
+    """A request's access log line; nginx writes it once the request is finalised, just after
+    the response, so give it a moment (bounded: a missing line fails)."""
+    for _ in range(100):
+        found = [line for line in access_log(staged) if line["request_id"] == request_id]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no access log line for {request_id}")

@@ -15,7 +15,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,17 +127,11 @@ def engine(model: str) -> str:
 
 
 def log_lines(gateway) -> list[dict]:
-    return [json.loads(line) for line in gateway.access_log.read_text().splitlines()]
+    return gateway_harness.access_log(gateway)
 
 
 def log_of(gateway, request_id: str) -> dict:
-    # nginx writes the line after the response; give it a moment.
-    for _ in range(50):
-        found = [line for line in log_lines(gateway) if line["request_id"] == request_id]
-        if found:
-            return found[0]
-        time.sleep(0.02)
-    raise AssertionError(f"no access log line for {request_id}")
+    return gateway_harness.access_log_line(gateway, request_id)
 
 
 # --- The OpenAI-compatible surface ----------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -273,17 +272,6 @@ def test_a_stream_that_broke_after_its_first_event_is_not_replayed(tmp_path, key
 # --- usage accounting -----------------------------------------------------------------------
 
 
-def log_line(staged, request_id: str) -> dict:
-    """The access log line of a request; nginx writes it once the request is finalised."""
-    for _ in range(100):
-        for line in staged.access_log.read_text().splitlines():
-            entry = json.loads(line)
-            if entry["request_id"] == request_id:
-                return entry
-        time.sleep(0.05)
-    raise AssertionError(f"no access log line for {request_id}")
-
-
 def test_a_stream_whose_client_hung_up_after_done_is_still_counted(tmp_path, key):
     """The client closes on [DONE], before nginx has seen the engine's end of response: the
     usage in the last event has passed through the gateway all the same, and the log counts it."""
@@ -296,5 +284,5 @@ def test_a_stream_whose_client_hung_up_after_done_is_still_counted(tmp_path, key
                 if line == "data: [DONE]":
                     break
         client_left.set()  # the response is closed: its connection is gone
-        entry = log_line(http.staged, request_id)
+        entry = gateway_harness.access_log_line(http.staged, request_id)
     assert (entry["prompt_tokens"], entry["completion_tokens"]) == (1, EVENTS)
