@@ -47,6 +47,8 @@ def gateway_access_log(logs_dir: str) -> str:
 
 # Beside hosts.yml on the controller: the key hashes `hxgen keys` keeps and playbooks/secrets.yml loads.
 API_KEYS_FILE = "api-keys.yml"
+# Beside hosts.yml too: the internal CA generation and overlap `hxgen tls rotate-ca` keeps.
+TLS_CA_FILE = "tls-ca.yml"
 
 # Exporters that the roles install beside the services they watch (loopback only).
 NGINX_STATUS_PORT = 8081  # stub_status, read by the nginx exporter

@@ -18,6 +18,7 @@ from .common import EXIT_INVALID, EXIT_OK, EXIT_STALE, EXIT_USAGE, usage
 from .keys import add_keys_commands
 from .render import add_render_command
 from .schema import add_schema_command
+from .tls import add_tls_commands
 from .validate import add_validate_command
 
 __all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_STALE", "EXIT_USAGE", "main"]
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     add_schema_command(sub)
     add_keys_commands(sub)
     add_analyze_commands(sub)
+    add_tls_commands(sub)
     return parser
 
 

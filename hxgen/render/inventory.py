@@ -64,6 +64,8 @@ def _hx(plan: Plan) -> dict[str, Any]:
         "hx_vault_file": plan.security.vault_file,
         # Relative to the inventory directory: the API key hashes kept by `hxgen keys`.
         "hx_api_keys_file": layout.API_KEYS_FILE,
+        # Relative to the inventory directory: the internal CA generation kept by `hxgen tls rotate-ca`.
+        "hx_tls_ca_file": layout.TLS_CA_FILE,
     }
 
 
