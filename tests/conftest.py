@@ -137,6 +137,9 @@ MODULE_KINDS = {
     "test_pgbouncer_restart.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
+    "test_tls_scan.py": "tools",
+    "test_gateway_cert_renew.py": "tools",
+    "test_tls_cli.py": "unit",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {
