@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -285,3 +286,33 @@ def test_bad_configuration_and_arguments_exit_2(tls):
     (tls / "renew.conf").write_text("TLS_DIR=/nonexistent\n")
     done = renew(tls)
     assert done.returncode == 2 and "does not set" in done.stderr
+
+
+def test_the_timer_and_its_service_pass_systemd_analyze_verify(tmp_path):
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True)
+    values = {
+        "ansible_managed": "Written by the test",
+        "_gateway_renew_command": "/usr/local/sbin/hx-gateway-cert-renew",
+        "gateway_tls_dir": "/etc/hx/tls",
+    }
+    root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    program = root / values["_gateway_renew_command"].lstrip("/")
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    units = root / "etc/systemd/system"
+    units.mkdir(parents=True)
+    names = ["hx-gateway-cert-renew.service", "hx-gateway-cert-renew.timer"]
+    for name in names:
+        template = ROOT / "roles/gateway/templates" / f"{name}.j2"
+        (units / name).write_text(env.from_string(template.read_text()).render(**values))
+    systemd_analyze = shutil.which("systemd-analyze")
+    assert systemd_analyze, "systemd-analyze is not installed (Debian package systemd)"
+    result = subprocess.run(
+        [systemd_analyze, "verify", "--man=no", f"--root={root}", *names], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    timer = (units / names[1]).read_text()
+    assert "OnCalendar=daily" in timer and "Persistent=true" in timer and "RandomizedDelaySec=" in timer
