@@ -179,8 +179,9 @@ def probe_alerts(plan: Plan) -> list[dict]:
                 "1h",
                 "ticket",
                 "The gateway's TLS certificate expires in {{ $value | humanizeDuration }}",
-                "Renew it (the gateway role renews an internal-CA certificate 30 days ahead, so a provided "
-                "certificate is due, or renewal failed).",
+                "Renew it. An internal-CA certificate is renewed 30 days ahead by the daily "
+                "hx-gateway-cert-renew.timer, so either a provided certificate is due or renewal failed "
+                "(journalctl -u hx-gateway-cert-renew).",
             )
         )
     return found
