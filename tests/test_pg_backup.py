@@ -10,6 +10,7 @@ stay, and the retention job deletes old rows of registered tables and keeps rece
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -143,6 +144,25 @@ def test_backup_is_encrypted_and_a_dropped_table_comes_back(cluster):
     assert restored.returncode == 0, restored.stderr
     assert cluster.sql("SELECT count(*), min(body) FROM notes") == f"500|{SECRET_ROW}-1"
     assert cluster.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'notes'") == OWNER
+
+
+def test_backup_and_restore_are_recorded_in_the_audit_log_when_it_is_on(cluster):
+    """The contract of hx-audit (append --actor --action --detail JSON), with a recorder in its place."""
+    recorded = cluster.root / "audit.txt"
+    recorder = cluster.root / "hx-audit"
+    recorder.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {recorded}\n')
+    recorder.chmod(0o755)
+    assert cluster.script("hx-pg-backup", HX_AUDIT_COMMAND=str(recorder)).returncode == 0
+    (dump,) = backups(cluster)
+    assert cluster.script("hx-pg-restore", str(dump), HX_AUDIT_COMMAND=str(recorder)).returncode == 0
+    lines = recorded.read_text().splitlines()
+    assert [line.split(" --detail ")[0] for line in lines] == [
+        "append --actor hx-pg-backup --action backup",
+        "append --actor hx-pg-restore --action restore",
+    ]
+    for line in lines:
+        detail = json.loads(line.split(" --detail ", 1)[1])
+        assert detail == {"database": DATABASE, "file": str(dump), "bytes": dump.stat().st_size}
 
 
 def test_restore_refuses_a_backup_that_does_not_match_its_checksum(cluster):
