@@ -138,6 +138,8 @@ def test_backup_is_encrypted_and_a_dropped_table_comes_back(cluster):
     assert not list(dump.parent.glob(".*")), "a temporary file was left behind"
     metric = (cluster.root / f"textfile/hx_pg_backup_{DATABASE}.prom").read_text()
     assert f'hx_pg_backup_last_success_timestamp_seconds{{database="{DATABASE}"}} ' in metric
+    lint = subprocess.run([program("promtool"), "check", "metrics"], input=metric, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
     cluster.sql("DROP TABLE notes", user=OWNER)
     restored = cluster.script("hx-pg-restore", str(dump))
