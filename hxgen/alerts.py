@@ -17,6 +17,9 @@ CAPACITY_EXHAUSTION_FORECAST = "HxCapacityExhaustionForecast"
 DEMAND_FORECAST_ABOVE_THROUGHPUT = "HxDemandForecastAboveThroughput"
 ANOMALY_SUSTAINED = "HxAnomalySustained"
 ANALYTICS_STALE = "HxAnalyticsStale"
+# PostgreSQL backups (role backup): too old, or never recorded.
+POSTGRES_BACKUP_STALE = "HxPostgresBackupStale"
+POSTGRES_BACKUP_MISSING = "HxPostgresBackupMissing"
 # What a model that is down also looks like; silenced while HxModelDown fires.
 MODEL_SYMPTOMS = (
     "HxModelThroughputBelowTarget",
@@ -46,6 +49,8 @@ GENERATED = frozenset(
         "HxHostCpuHigh",
         "HxGpuBusy",
         "HxPgbouncerPoolExhausted",
+        POSTGRES_BACKUP_STALE,
+        POSTGRES_BACKUP_MISSING,
     }
 )
 

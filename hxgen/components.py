@@ -24,6 +24,7 @@ ROLES = (
     "gateway",
     "postgresql",
     "pgbouncer",
+    "backup",
     "qdrant",
     "node_exporter",
     "prometheus",
@@ -45,6 +46,8 @@ def enabled_roles(spec: Spec) -> tuple[str, ...]:
         "gateway": spec.gateway.enabled,
         "postgresql": pg.enabled,
         "pgbouncer": pg.enabled and pg.pgbouncer.enabled,
+        # Backups and the retention of rows (retention runs even with backups off).
+        "backup": pg.enabled,
         "qdrant": spec.databases.qdrant.enabled,
         "node_exporter": True,
         "prometheus": True,

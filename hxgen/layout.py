@@ -63,3 +63,20 @@ DCGM_EXPORTER_PORT = 9400  # GPU hosts: utilisation, memory, power and temperatu
 PROBE_TENANT = "hx-probe"
 GATEWAY_PROBE_KEY = f"{SECRETS_DIR}/gateway/probe.key"
 BLACKBOX_PROBE_KEY = "/etc/prometheus/hx-probe.key"
+
+# PostgreSQL backups and row retention (role backup): its scripts, the age keys, the host's
+# settings file (host facts: textfile directory, audit command) that the rendered units read.
+PG_BACKUP_SERVICE = "hx-pg-backup"
+PG_RETENTION_SERVICE = "hx-pg-retention"
+PG_BACKUP_COMMAND = "/usr/local/sbin/hx-pg-backup"
+PG_RESTORE_COMMAND = "/usr/local/sbin/hx-pg-restore"
+PG_RETENTION_COMMAND = "/usr/local/sbin/hx-pg-retention"
+BACKUP_LIB_DIR = "/usr/local/lib/hx"  # hx-pg-common.sh, hx-pg-retention.sql
+BACKUP_CONFIG_DIR = f"{CONFIG_ROOT}/backup"
+BACKUP_RECIPIENTS_FILE = f"{BACKUP_CONFIG_DIR}/age-recipients.txt"  # public: encrypts only
+BACKUP_IDENTITY_FILE = f"{SECRETS_DIR}/backup/age-identity.txt"  # root 0600; absent with a vault recipient
+BACKUP_ENVIRONMENT_FILE = "/etc/default/hx-backup"
+
+
+def pg_backup_dir(backups_dir: str) -> str:
+    return f"{backups_dir}/postgres"

@@ -141,6 +141,9 @@ def _translate(e: dict) -> Diagnostic:
     code = CODES.get(kind) or (OUT_OF_RANGE if kind in RANGE_KINDS else WRONG_TYPE)
     message, hint = _message(e), None
     if kind == "extra_forbidden":
+        removed = getattr(_model_at(loc[:-1]), "removed_keys", {}).get(str(loc[-1]))
+        if removed:
+            return error("removed-key", removed, loc, at="key")
         fields = _fields_at(loc[:-1])
         hint = did_you_mean(str(loc[-1]), fields) or (f"allowed keys: {', '.join(fields)}" if fields else None)
         return error(code, "unknown key", loc, hint, at="key")

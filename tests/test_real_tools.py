@@ -56,7 +56,7 @@ def test_systemd_analyze_verifies_every_unit(spec, tmp_path):
     # An image root with the host's stock units (for the targets units depend on) and the
     # programs the role installs, so that verify checks our units and nothing else.
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    units = sorted((out / "rendered/systemd").glob("*.service"))
+    units = sorted([*(out / "rendered/systemd").glob("*.service"), *(out / "rendered/systemd").glob("*.timer")])
     assert units
     for unit in units:
         for program in unit_programs(unit.read_text()):
@@ -165,6 +165,7 @@ RULE_TESTS = {
     "hx-slo.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-alerts.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-cost.test.yml": ROOT / "hx.yaml",
+    "hx-backup.test.yml": ROOT / "hx.yaml",
     "hx-predictive.test.yml": ROOT / "sandbox/hx.yaml",
     "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
 }

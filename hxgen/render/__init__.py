@@ -6,6 +6,7 @@ from ..plan import Plan
 from . import (
     alert_rules,
     analytics,
+    backup,
     cost_rules,
     dashboards,
     gateway,
@@ -30,6 +31,7 @@ RENDERERS = (
     cost_rules.render,
     predictive_rules.render,
     dashboards.render,
+    backup.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

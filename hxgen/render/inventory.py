@@ -211,6 +211,31 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "analytics_state_dir": layout.ANALYTICS_STATE,
             "analytics_config_file": plan.analytics.config_file,
         }
+    if plan.backup is not None:
+        out["backup"] = _backup_vars(plan)
     for role, derived in endpoint_vars(out).items():
         out[role] |= derived
     return out
+
+
+def _backup_vars(plan: Plan) -> dict[str, Any]:
+    from .backup import unit_files  # the units the role copies, as the backup renderer names them
+
+    b = plan.backup
+    return {
+        "backup_enabled": b.backups_enabled,
+        "backup_databases": list(b.databases),
+        "backup_postgres_dir": b.backup_dir,
+        "backup_postgres_port": b.port,
+        "backup_units": unit_files(b),
+        "backup_commands": {
+            "backup": layout.PG_BACKUP_COMMAND,
+            "restore": layout.PG_RESTORE_COMMAND,
+            "retention": layout.PG_RETENTION_COMMAND,
+        },
+        "backup_lib_dir": layout.BACKUP_LIB_DIR,
+        "backup_config_dir": layout.BACKUP_CONFIG_DIR,
+        "backup_recipients_file": layout.BACKUP_RECIPIENTS_FILE,
+        "backup_identity_file": layout.BACKUP_IDENTITY_FILE,
+        "backup_environment_file": layout.BACKUP_ENVIRONMENT_FILE,
+    }

@@ -36,6 +36,24 @@ class PgBouncer(StrictModel):
     max_client_connections: PositiveInt = 2000
 
 
+class PgBackups(StrictModel):
+    """Encrypted pg_dump backups of every hx database, on a systemd timer (role backup)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Dump every database on a timer, encrypted with age, into host.storage.backups_dir/postgres.",
+    )
+    interval_hours: Literal[1, 2, 3, 4, 6, 8, 12, 24] = Field(
+        default=24,
+        description="Hours between backups (a divisor of 24, so runs fall on the same clock times every day); "
+        "an alert fires when no backup succeeded for two intervals.",
+    )
+    keep_days: PositiveInt = Field(
+        default=14,
+        description="Backup files older than this are deleted; the newest good backup of a database is always kept.",
+    )
+
+
 class Postgres(StrictModel):
     enabled: bool = True
     version: Literal[15, 16, 17] = Field(
@@ -53,7 +71,12 @@ class Postgres(StrictModel):
     tuning: PgTuning = Field(default_factory=PgTuning)
     pgbouncer: PgBouncer = Field(default_factory=PgBouncer)
     databases: list[PgDatabase] = Field(default_factory=lambda: [PgDatabase(name="hx", owner="hx")])
-    retention_days: PositiveInt = Field(default=90, description="How long request and usage records are kept.")
+    retention_days: PositiveInt = Field(
+        default=90,
+        description="How long request and usage records are kept: a daily job deletes rows (or drops daily "
+        "partitions) older than this from every table registered in the hx_retention schema of each database.",
+    )
+    backups: PgBackups = Field(default_factory=PgBackups)
 
 
 class Hnsw(StrictModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -48,8 +48,16 @@ class Secrets(StrictModel):
 
 
 class DataRetention(StrictModel):
-    access_log_days: PositiveInt = 30
-    store_prompts: bool = Field(default=False, description="Keep request and response bodies; off by default.")
+    access_log_days: PositiveInt = Field(
+        default=30, description="Days of the gateway's JSON access log kept; logrotate deletes older files daily."
+    )
+
+    # Keys earlier versions of hx.yaml accepted, with what to do about them (hxgen.validation).
+    removed_keys: ClassVar[dict[str, str]] = {
+        "store_prompts": "store_prompts was removed: hx never records prompt or response bodies (the access "
+        "log keeps tenants, models and token counts; gateway.cache holds responses only until they expire); "
+        "delete the line",
+    }
 
 
 class Security(StrictModel):
