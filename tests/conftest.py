@@ -73,6 +73,7 @@ MINIMAL_GPU = {
         "tenants": [{"name": "app", "tier": "standard"}],
     },
     "monitoring": {"receivers": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/"}]},
+    "security": {"firewall": {"allow": [{"source": "10.0.0.0/8", "ports": [80, 443], "comment": "API clients"}]}},
 }
 
 

@@ -20,6 +20,7 @@ from .analytics import AnalyticsPlan, build_analytics_plan
 from .business import BusinessPlan, build_business_plan
 from .databases import DatabasesPlan, build_databases_plan
 from .engines import EnginesPlan, build_engines_plan
+from .firewall import FirewallPlan, build_firewall_plan
 from .gateway import GatewayPlan, build_gateway_plan
 from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
 from .monitoring import MonitoringPlan, build_monitoring_plan
@@ -115,6 +116,8 @@ class Plan:
     """None when the spec prices nothing."""
     targets: TargetsPlan
     security: SecurityPlan
+    firewall: FirewallPlan | None
+    """None when security.firewall.enabled is false: hx then loads no packet filter."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -168,6 +171,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         business=build_business_plan(spec),
         targets=build_targets_plan(spec),
         security=build_security_plan(spec),
+        firewall=build_firewall_plan(spec),
     )
 
 
@@ -240,6 +244,7 @@ __all__ = [
     "Component",
     "DatabasesPlan",
     "EnginesPlan",
+    "FirewallPlan",
     "GatewayPlan",
     "GpuPlan",
     "HelperPort",

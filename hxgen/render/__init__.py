@@ -8,6 +8,7 @@ from . import (
     analytics,
     cost_rules,
     dashboards,
+    firewall,
     gateway,
     inventory,
     monitoring,
@@ -30,6 +31,7 @@ RENDERERS = (
     cost_rules.render,
     predictive_rules.render,
     dashboards.render,
+    firewall.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

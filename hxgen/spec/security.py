@@ -12,7 +12,12 @@ from .common import IpNetwork, Port, PositiveInt, StrictModel
 class AllowRule(StrictModel):
     source: IpNetwork
     ports: list[Port] = Field(min_length=1)
-    comment: str = ""
+    comment: str = Field(
+        default="",
+        max_length=128,
+        pattern=r"^[ !#-\[\]-~]*$",
+        description="Kept as the nftables rule's comment: printable ASCII without quotes or backslashes, at most 128.",
+    )
 
 
 class Firewall(StrictModel):
