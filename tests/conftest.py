@@ -138,6 +138,7 @@ MODULE_KINDS = {
     "test_pgbouncer_restart.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
+    "test_firewall_netns.py": "tools",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {
