@@ -139,6 +139,7 @@ MODULE_KINDS = {
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
     "test_firewall_netns.py": "tools",
+    "test_firewall_ruleset.py": "tools",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {

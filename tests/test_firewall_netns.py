@@ -137,7 +137,10 @@ def _up(ns: Namespaces) -> None:
     # The pair is created inside the host namespace and one end moved to the client's: no
     # interface ever appears in this machine's own namespace.
     run(IP, "-n", h, "link", "add", "hx0", "type", "veth", "peer", "name", "hx1", "netns", c)
-    for name, dev, v4s, v6s in ((h, "hx0", [HOST_V4], [HOST_V6]), (c, "hx1", [CLIENT_V4, OTHER_V4], [CLIENT_V6, OTHER_V6])):
+    for name, dev, v4s, v6s in (
+        (h, "hx0", [HOST_V4], [HOST_V6]),
+        (c, "hx1", [CLIENT_V4, OTHER_V4], [CLIENT_V6, OTHER_V6]),
+    ):
         for a in v4s:
             run(IP, "-n", name, "addr", "add", f"{a}/24", "dev", dev)
         for a in v6s:

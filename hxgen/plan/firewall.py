@@ -17,8 +17,10 @@ HOST_RULESET_FILE = "/etc/hx/firewall/hx.nft"
 """Where the firewall role installs it and hx-firewall.service loads it from."""
 TABLE = "inet hx"
 """hx's only table: replaced as a whole, so other tables (fail2ban's) survive a reload."""
-COMMENT_MAX = 128
-"""nftables keeps at most 128 bytes of a rule comment."""
+SERVICE = "hx-firewall"
+"""The oneshot unit that loads the table at boot."""
+APPLY_COMMAND = "/usr/local/sbin/hx-firewall-apply"
+"""Loads a table with confirm-or-revert (roles/firewall/files/hx-firewall-apply)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class FirewallPlan:
     ruleset_file: str
     host_ruleset_file: str
     table: str
+    service: str
+    apply_command: str
+
+    @property
+    def unit_file(self) -> str:
+        return f"systemd/{self.service}.service"
 
 
 def split(networks: list[str]) -> Sources:
@@ -70,4 +78,6 @@ def build_firewall_plan(spec: Spec) -> FirewallPlan | None:
         ruleset_file=RULESET_FILE,
         host_ruleset_file=HOST_RULESET_FILE,
         table=TABLE,
+        service=SERVICE,
+        apply_command=APPLY_COMMAND,
     )

@@ -10,5 +10,11 @@ def render(plan: Plan) -> list[Artifact]:
     fw = plan.firewall
     if fw is None:
         return []  # security.firewall.enabled is false: hx loads no packet filter at all
-    text = templates().get_template("hx.nft.j2").render(header=header(plan.spec_file).rstrip("\n"), fw=fw)
-    return [Artifact(f"{RENDERED_DIR}/{fw.ruleset_file}", text)]
+    head = header(plan.spec_file).rstrip("\n")
+    return [
+        Artifact(f"{RENDERED_DIR}/{fw.ruleset_file}", templates().get_template("hx.nft.j2").render(header=head, fw=fw)),
+        Artifact(
+            f"{RENDERED_DIR}/{fw.unit_file}",
+            templates().get_template("hx-firewall.service.j2").render(header=head, fw=fw),
+        ),
+    ]

@@ -18,9 +18,10 @@ def _spec(data):
 
 
 def _ruleset(data) -> str:
-    (artifact,) = render_firewall.render(build_plan(_spec(data)))
-    assert artifact.path == "rendered/nftables/hx.nft"
-    return artifact.text
+    artifacts = {a.path: a.text for a in render_firewall.render(build_plan(_spec(data)))}
+    assert set(artifacts) == {"rendered/nftables/hx.nft", "rendered/systemd/hx-firewall.service"}
+    assert "ExecStart=/usr/sbin/nft -f /etc/hx/firewall/hx.nft" in artifacts["rendered/systemd/hx-firewall.service"]
+    return artifacts["rendered/nftables/hx.nft"]
 
 
 def _found(data) -> list[tuple[str, str, str]]:
