@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # Roles in the order playbooks/site.yml applies them.
 ROLES = (
     "base",
+    "firewall",
     "nvidia",
     "vllm",
     "tgi",
@@ -34,12 +35,19 @@ ROLES = (
 )
 
 
-def enabled_roles(spec: Spec) -> tuple[str, ...]:
-    """The roles the host needs, in the order site.yml applies them."""
+# Roles switched on by spec.security. They bind no helper ports, so helper_ports (and the port
+# checks, which do not declare the security section) leave them out.
+SECURITY_ROLES = {"firewall": lambda spec: spec.security.firewall.enabled}
+
+
+def enabled_roles(spec: Spec, *, security: bool = True) -> tuple[str, ...]:
+    """The roles the host needs, in the order site.yml applies them (without the roles of
+    spec.security when `security` is false)."""
     engines = {m.engine for m in spec.models}
     pg = spec.databases.postgres
     wanted = {
         "base": True,
+        **{role: security and enabled(spec) for role, enabled in SECURITY_ROLES.items()},
         "nvidia": spec.host.profile == "gpu",
         "vllm": "vllm" in engines,
         "tgi": "tgi" in engines,
@@ -76,7 +84,7 @@ class HelperPort:
 def helper_ports(spec: Spec) -> list[HelperPort]:
     """Ports the roles bind for helpers the spec does not name: status pages and exporters.
     The port checks reserve them and the Prometheus config scrapes them, from this one list."""
-    roles = set(enabled_roles(spec))
+    roles = set(enabled_roles(spec, security=False))
     ports = []
     if "gateway" in roles:
         ports.append(HelperPort(layout.NGINX_STATUS_PORT, "the gateway's status page", None, "gateway"))

@@ -73,6 +73,7 @@ MINIMAL_GPU = {
         "tenants": [{"name": "app", "tier": "standard"}],
     },
     "monitoring": {"receivers": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/"}]},
+    "security": {"firewall": {"allow": [{"source": "10.0.0.0/8", "ports": [80, 443], "comment": "API clients"}]}},
 }
 
 
@@ -142,6 +143,8 @@ MODULE_KINDS = {
     "test_tls_scan.py": "tools",
     "test_gateway_cert_renew.py": "tools",
     "test_tls_cli.py": "unit",
+    "test_firewall_netns.py": "tools",
+    "test_firewall_ruleset.py": "tools",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {

@@ -31,6 +31,9 @@ gateway:
   tenants: [{name: app, tier: standard}]
 monitoring:
   retention_days: 15
+security:
+  firewall:
+    allow: [{source: 10.0.0.0/8, ports: [443]}]
 """
 
 EXPECTED_WARNINGS = [

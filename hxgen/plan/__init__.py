@@ -21,6 +21,7 @@ from .backup import BackupPlan, build_backup_plan
 from .business import BusinessPlan, build_business_plan
 from .databases import DatabasesPlan, build_databases_plan
 from .engines import EnginesPlan, build_engines_plan
+from .firewall import FirewallPlan, build_firewall_plan
 from .gateway import GatewayPlan, build_gateway_plan
 from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
 from .monitoring import MonitoringPlan, build_monitoring_plan
@@ -116,6 +117,8 @@ class Plan:
     """None when the spec prices nothing."""
     targets: TargetsPlan
     security: SecurityPlan
+    firewall: FirewallPlan | None
+    """None when security.firewall.enabled is false: hx then loads no packet filter."""
     backup: BackupPlan | None = None
     """None when PostgreSQL is off (role backup)."""
 
@@ -171,6 +174,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         business=build_business_plan(spec),
         targets=build_targets_plan(spec),
         security=build_security_plan(spec),
+        firewall=build_firewall_plan(spec),
         backup=build_backup_plan(spec) if "backup" in roles else None,
     )
 
@@ -245,6 +249,7 @@ __all__ = [
     "Component",
     "DatabasesPlan",
     "EnginesPlan",
+    "FirewallPlan",
     "GatewayPlan",
     "GpuPlan",
     "HelperPort",

@@ -9,6 +9,7 @@ from . import (
     backup,
     cost_rules,
     dashboards,
+    firewall,
     gateway,
     inventory,
     monitoring,
@@ -32,6 +33,7 @@ RENDERERS = (
     predictive_rules.render,
     dashboards.render,
     backup.render,
+    firewall.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

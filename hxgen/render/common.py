@@ -73,6 +73,7 @@ def templates() -> jinja2.Environment:
     env.filters["systemd_arg"] = systemd_arg
     env.filters["systemd_command"] = systemd_command
     env.filters["host_port"] = addresses.host_port
+    env.filters["nft_set"] = nft_set
     return env
 
 
@@ -89,3 +90,9 @@ def systemd_arg(word: str) -> str:
 def systemd_command(lines: tuple[tuple[str, ...], ...]) -> str:
     """A command line as ExecStart= continuation lines, one option per line."""
     return " \\\n    ".join(" ".join(systemd_arg(word) for word in line) for line in lines)
+
+
+def nft_set(values: tuple | list) -> str:
+    """nftables values: one bare, several as an anonymous set (`22`, `{ 80, 443 }`)."""
+    items = [str(v) for v in values]
+    return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"

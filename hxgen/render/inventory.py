@@ -213,6 +213,16 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         }
     if plan.backup is not None:
         out["backup"] = _backup_vars(plan)
+    if plan.firewall is not None:
+        fw = plan.firewall
+        out["firewall"] = {
+            "firewall_ruleset_file": fw.host_ruleset_file,
+            "firewall_service": fw.service,
+            "firewall_apply_command": fw.apply_command,
+            "firewall_ssh_port": fw.ssh_port,
+            # Empty: SSH is open to every address (and the preflight has nothing to compare).
+            "firewall_ssh_sources": [*fw.ssh_sources.ipv4, *fw.ssh_sources.ipv6],
+        }
     for role, derived in endpoint_vars(out).items():
         out[role] |= derived
     return out

@@ -12,13 +12,21 @@ from .common import IpNetwork, Port, PositiveInt, StrictModel
 class AllowRule(StrictModel):
     source: IpNetwork
     ports: list[Port] = Field(min_length=1)
-    comment: str = ""
+    comment: str = Field(
+        default="",
+        max_length=128,
+        pattern=r"^[ !#-\[\]-~]*$",
+        description="Kept as the nftables rule's comment: printable ASCII without quotes or backslashes, at most 128.",
+    )
 
 
 class Firewall(StrictModel):
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True,
+        description="Load hx's nftables table (inet hx) on the host; false loads no packet filter at all.",
+    )
     allow: list[AllowRule] = Field(default=[], description="Everything not allowed here (and not loopback) is dropped.")
-    ssh_port: Port = 22
+    ssh_port: Port = Field(default=22, description="The port the table opens to ssh_sources (sshd's port).")
     ssh_sources: list[IpNetwork] = Field(
         default=[], description="Networks allowed to reach ssh; empty keeps ssh open to all."
     )
