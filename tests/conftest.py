@@ -137,6 +137,9 @@ MODULE_KINDS = {
     "test_pgbouncer_restart.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
+    "test_audit_log.py": "unit",
+    "test_audit_cli.py": "unit",
+    "test_audit_service.py": "unit",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {

@@ -113,8 +113,11 @@ class AuditLog:
     @contextlib.contextmanager
     def locked(self, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        lock = self.directory / LOCK_FILE
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
+            if os.fstat(fd).st_uid == os.geteuid():  # the other writers open it too, whatever our umask
+                os.fchmod(fd, FILE_MODE)
             deadline = time.monotonic() + timeout_s
             while True:
                 try:
@@ -122,7 +125,7 @@ class AuditLog:
                     break
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                        raise AuditError(f"{self.directory / LOCK_FILE}: cannot lock the log: {exc}") from exc
+                        raise AuditError(f"{lock}: cannot lock the log: {exc}") from exc
                     time.sleep(0.005)
             yield
         finally:
@@ -185,6 +188,7 @@ class AuditLog:
         write_atomically(self.head_file, text, 0o644)
         for copy in self.head_copies:
             try:
+                copy.parent.mkdir(parents=True, exist_ok=True)
                 write_atomically(copy, text, 0o644)
             except OSError as exc:  # the record is written and signed; a missing copy is reported
                 print(f"hx-audit: warning: cannot copy the head to {copy}: {exc}", file=sys.stderr)
