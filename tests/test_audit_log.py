@@ -192,7 +192,9 @@ def test_a_truncated_tail_is_found_against_the_signed_head(audit, capsys):
     rewrite(path, lines(path)[:4])
     code, _, err = cli_verify(capsys, audit)
     assert code == 1
-    assert f"{path}:4: seq 4: the log ends here, but the signed head says seq 6: the tail was truncated (2 records" in err
+    assert (
+        f"{path}:4: seq 4: the log ends here, but the signed head says seq 6: the tail was truncated (2 records" in err
+    )
 
 
 def test_a_truncated_tail_is_found_against_the_head_copy_even_when_the_head_beside_it_is_rolled_back(audit, capsys):

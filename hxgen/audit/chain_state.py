@@ -19,7 +19,8 @@ class ChainState:
     public: Ed25519PublicKey | None
     verifier: ChainVerifier = field(default_factory=ChainVerifier)
     by_action: dict[str, int] = field(default_factory=dict)
-    """Records verified by this process, by action (exported as hx_audit_records_total)."""
+    """Records of the kept log that verified, by action (exported as hx_audit_records_total; it
+    drops only when old segments are pruned, which Prometheus reads as a counter reset)."""
     last_admin_request: str | None = None
     result: Result | None = None
     _segment: Path | None = None
@@ -28,10 +29,11 @@ class ChainState:
 
     def full(self) -> Result:
         self.verifier = ChainVerifier()
+        self.by_action = {}
         self._segment, self._offset, self._line = None, 0, 0
-        return self.refresh(full=True)
+        return self.refresh()
 
-    def refresh(self, full: bool = False) -> Result:
+    def refresh(self) -> Result:
         """Read what was appended since the last refresh and check the head; under the log's lock,
         so no writer is half-way through a record and its head."""
         with self.log.locked():
@@ -41,6 +43,7 @@ class ChainState:
             ):
                 # a verified segment vanished or shrank: start again (and report what is wrong)
                 self.verifier = ChainVerifier()
+                self.by_action = {}
                 self._segment, self._offset, self._line = None, 0, 0
             start = existing.index(self._segment) if self._segment in existing else 0
             for path in existing[start:]:
@@ -51,7 +54,6 @@ class ChainState:
                     break
             head = log.read_head(self.log.head_file)
             self.result = self.verifier.finish(head, self.public, str(self.log.head_file))
-        del full
         return self.result
 
     def _read(self, path: Path) -> None:

@@ -30,6 +30,8 @@ class Config:
     admin_path_prefix: str = "/admin"
     api_keys_map: Path | None = None
     """The gateway's installed key map (ids of the keys it accepts), for converge records."""
+    full_verify_every_s: int = 300
+    """The service verifies what was appended every second, and the whole chain this often."""
 
     @property
     def head_file(self) -> Path:
@@ -85,4 +87,5 @@ def parse(data: object, where: str = "config") -> Config:
         access_log=optional_path("access_log"),
         admin_path_prefix=str(data.get("admin_path_prefix", "/admin")),
         api_keys_map=optional_path("api_keys_map"),
+        full_verify_every_s=int(data.get("full_verify_every_s", 300)),
     )

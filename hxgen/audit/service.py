@@ -38,7 +38,7 @@ class AuditCollector(Collector):
             admin = dict(counts.admin_calls) if counts else {}
             failures = counts.auth_failures if counts else 0
         records = CounterMetricFamily(
-            contract.RECORDS_TOTAL, "Audit records verified since the service started, by action", labels=["action"]
+            contract.RECORDS_TOTAL, "Records of the kept audit log that verified, by action", labels=["action"]
         )
         for action, n in sorted(by_action.items()):
             records.add_metric([action], n)
@@ -63,20 +63,28 @@ class AuditCollector(Collector):
 
 
 class Service:
-    def __init__(self, config: Config, poll_s: float = 1.0, verify_every_s: float = 30.0) -> None:
+    def __init__(self, config: Config, poll_s: float = 1.0) -> None:
         self.config = config
-        self.poll_s, self.verify_every_s = poll_s, verify_every_s
+        self.poll_s = poll_s
         self.log = log.AuditLog(config.log_dir, config.key_file, list(config.head_copies))
         public = signing.load_public_key(config.public_key_file)
         self.chain = ChainState(self.log, public)
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.follower: AccessLogFollower | None = None
+        self._reported = None
 
     def _report(self, when: str) -> None:
+        """Say when the chain breaks (once per distinct problem), and when it verifies again."""
         r = self.chain.result
-        if r is not None and not r.ok:
-            print(f"hx-audit: chain broken ({when}): {r.problem.format()}", file=sys.stderr, flush=True)
+        problem = r.problem if r is not None else None
+        if problem == self._reported:
+            return
+        if problem is not None:
+            print(f"hx-audit: chain broken ({when}): {problem.format()}", file=sys.stderr, flush=True)
+        else:
+            print(f"hx-audit: chain verifies ({when}): {r.summary()}", flush=True)
+        self._reported = problem
 
     def start(self) -> None:
         with self.lock:
@@ -95,7 +103,8 @@ class Service:
         self.log.append(ACTOR, ADMIN_CALL, detail)
 
     def run(self) -> None:
-        last_verify = last_prune = 0.0
+        last_full = last_prune = time.monotonic()
+        last_prune -= PRUNE_EVERY_S  # prune at start, then daily
         while not self.stop.is_set():
             now = time.monotonic()
             with self.lock:
@@ -108,12 +117,13 @@ class Service:
                     removed = self.log.prune(self.config.retention_days)
                     if removed:
                         print(f"hx-audit: removed segments past retention: {', '.join(removed)}", flush=True)
-                    self.chain.full()  # and once a day, the whole chain again
-                    last_prune = last_verify = now
-                    self._report("daily check")
-                elif now - last_verify >= self.verify_every_s or self.follower is not None:
-                    self.chain.refresh()
-                    last_verify = now
+                    last_prune = now
+                if now - last_full >= self.config.full_verify_every_s or now == last_prune:
+                    self.chain.full()  # an edit of a record verified earlier shows here
+                    last_full = now
+                    self._report("full check")
+                else:
+                    self.chain.refresh()  # what was appended since the last look
                     self._report("incremental check")
             self.stop.wait(self.poll_s)
 
