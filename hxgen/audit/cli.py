@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         description=VERIFY_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_verify_arguments(verify)
+    add_verify_arguments(verify, config_option=False)
     verify.set_defaults(run=_verify)
 
     keygen = sub.add_parser(

@@ -27,11 +27,18 @@ wrong; 2 bad arguments, or a file cannot be read.
 """
 
 
-def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+def add_verify_arguments(parser: argparse.ArgumentParser, config_option: bool = True) -> None:
+    """config_option: False under hx-audit, whose --config comes before the command."""
     parser.add_argument("target", nargs="?", metavar="FILE_OR_DIR", help="the log directory or one segment")
     parser.add_argument("--public-key", type=Path, metavar="F", help="the Ed25519 public key (PEM) of the head")
     parser.add_argument("--head", type=Path, metavar="F", help="the signed head to check the log against")
-    parser.add_argument("--config", type=Path, default=Path(contract.CONFIG_PATH), help=argparse.SUPPRESS)
+    if config_option:
+        parser.add_argument(
+            "--config",
+            type=Path,
+            default=Path(contract.CONFIG_PATH),
+            help=f"where defaults come from ({contract.CONFIG_PATH})",
+        )
 
 
 def run_verify(args: argparse.Namespace) -> int:
