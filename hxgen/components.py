@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # Roles in the order playbooks/site.yml applies them.
 ROLES = (
     "base",
+    "audit",
     "nvidia",
     "vllm",
     "tgi",
@@ -39,6 +40,7 @@ def enabled_roles(spec: Spec) -> tuple[str, ...]:
     pg = spec.databases.postgres
     wanted = {
         "base": True,
+        "audit": spec.security.audit_log.enabled,
         "nvidia": spec.host.profile == "gpu",
         "vllm": "vllm" in engines,
         "tgi": "tgi" in engines,
@@ -86,4 +88,6 @@ def helper_ports(spec: Spec) -> list[HelperPort]:
         ports.append(HelperPort(layout.POSTGRES_EXPORTER_PORT, "the PostgreSQL exporter", "postgres", "postgresql"))
     if "pgbouncer" in roles:
         ports.append(HelperPort(layout.PGBOUNCER_EXPORTER_PORT, "the PgBouncer exporter", "pgbouncer", "pgbouncer"))
+    if "audit" in roles:
+        ports.append(HelperPort(layout.AUDIT_EXPORTER_PORT, "the audit service's metrics", "audit", "audit"))
     return ports

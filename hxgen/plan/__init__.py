@@ -17,6 +17,7 @@ from ..spec import Spec
 from ..spec.models import Model
 from . import engines
 from .analytics import AnalyticsPlan, build_analytics_plan
+from .audit import AuditPlan, build_audit_plan
 from .business import BusinessPlan, build_business_plan
 from .databases import DatabasesPlan, build_databases_plan
 from .engines import EnginesPlan, build_engines_plan
@@ -115,6 +116,8 @@ class Plan:
     """None when the spec prices nothing."""
     targets: TargetsPlan
     security: SecurityPlan
+    audit: AuditPlan | None = None
+    """None when security.audit_log is disabled."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -168,6 +171,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         business=build_business_plan(spec),
         targets=build_targets_plan(spec),
         security=build_security_plan(spec),
+        audit=build_audit_plan(spec, gateway="gateway" in roles) if "audit" in roles else None,
     )
 
 
@@ -236,6 +240,7 @@ def _service_levels(spec: Spec, model: Model) -> ServiceLevels:
 
 __all__ = [
     "AnalyticsPlan",
+    "AuditPlan",
     "BusinessPlan",
     "Component",
     "DatabasesPlan",

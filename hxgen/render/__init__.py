@@ -6,6 +6,7 @@ from ..plan import Plan
 from . import (
     alert_rules,
     analytics,
+    audit,
     cost_rules,
     dashboards,
     gateway,
@@ -22,6 +23,7 @@ RENDERERS = (
     inventory.render,
     systemd.render,
     analytics.render,
+    audit.render,
     gateway.render,
     monitoring.render,
     recording_rules.render,
