@@ -123,3 +123,10 @@ def test_converge_input_that_is_not_an_object_exits_2(config, monkeypatch, capsy
     monkeypatch.setattr("sys.stdin", io.StringIO("[]"))
     assert run(config, "converge-record") == 2
     assert "bad input" in capsys.readouterr().err
+
+
+def test_check_reads_the_rendered_configuration(capsys):
+    from conftest import ROOT
+
+    assert main(["--config", str(ROOT / "sandbox/rendered/audit/audit.json"), "check"]) == 0
+    assert "retention 30 days" in capsys.readouterr().out

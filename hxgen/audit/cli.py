@@ -94,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     converge.set_defaults(run=_converge)
 
+    check = sub.add_parser(
+        "check",
+        help="check the configuration file and exit",
+        description="Read the configuration (--config) and say whether it is an hx-audit/v1 configuration; "
+        "the audit role validates the rendered file with it before installing it.",
+    )
+    check.set_defaults(run=_check)
+
     prune = sub.add_parser(
         "prune",
         help="remove segments past the retention now",
@@ -194,6 +202,14 @@ def _converge(args: argparse.Namespace) -> int:
         print(f"hx-audit converge-record: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(outcome, sort_keys=True))
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    if cfg is None:
+        return EXIT_USAGE
+    print(f"{args.config}: ok: log {cfg.log_dir}, retention {cfg.retention_days} days")
     return EXIT_OK
 
 

@@ -42,6 +42,8 @@ def parse_input(data: Any) -> ConvergeInput:
         raise ConvergeInputError("rendered must map file names to their sha256")
     revision = data.get("revision") or None
     dirty = data.get("dirty")
+    if dirty == "":  # no git on the controller
+        dirty = None
     if revision is not None and not isinstance(revision, str):
         raise ConvergeInputError("revision must be a string or null")
     if dirty is not None and not isinstance(dirty, bool):
