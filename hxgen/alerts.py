@@ -78,6 +78,7 @@ def unbalanced(expr: str) -> str | None:
         return f"'{stack[-1]}' is missing at the end"
     return None
 
+
 # The audit log (hxgen/render/audit.py).
 AUDIT_CHAIN_BROKEN = "HxAuditChainBroken"
 AUDIT_HEAD_STALE = "HxAuditHeadStale"
