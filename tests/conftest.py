@@ -141,6 +141,7 @@ MODULE_KINDS = {
     "test_audit_cli.py": "unit",
     "test_audit_service.py": "unit",
     "test_audit_gateway.py": "tools",
+    "test_audit_writers.py": "tools",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {
