@@ -70,6 +70,18 @@ def test_append_refuses_a_detail_that_is_not_an_object_with_exit_2(config, capsy
     assert records_of(config) == []
 
 
+@pytest.mark.parametrize(
+    "detail",
+    [{"authorization": "x"}, {"request": {"headers": {"Authorization": "Bearer sk-1"}}}, {"note": "Bearer sk-1"},
+     {"keys": [{"key_hash": "ab"}]}, {"password": "x"}],
+)  # fmt: skip
+def test_append_refuses_what_looks_like_a_secret(config, capsys, detail):
+    run(config, "keygen")
+    assert run(config, "append", "--actor", "a", "--action", "b", "--detail", json.dumps(detail)) == 2
+    assert "looks like a secret" in capsys.readouterr().err
+    assert records_of(config) == []
+
+
 def test_append_without_a_key_fails_with_exit_1_and_says_what_to_run(config, capsys):
     assert run(config, "append", "--actor", "a", "--action", "b") == 1
     assert "hx-audit keygen" in capsys.readouterr().err

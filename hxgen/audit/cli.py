@@ -135,6 +135,12 @@ def _append(args: argparse.Namespace) -> int:
     if not isinstance(detail, dict):
         print("hx-audit append: --detail must be a JSON object", file=sys.stderr)
         return EXIT_USAGE
+    from .records import secret_in
+
+    secret = secret_in(detail)
+    if secret:
+        print(f"hx-audit append: {secret} looks like a secret; the audit log never records one", file=sys.stderr)
+        return EXIT_USAGE
     if not args.actor.strip() or not args.action.strip():
         print("hx-audit append: --actor and --action must not be empty", file=sys.stderr)
         return EXIT_USAGE

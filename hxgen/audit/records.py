@@ -40,6 +40,32 @@ def parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text[:-1] + "+00:00")
 
 
+# Names of detail fields that would carry a secret; append refuses them (at any depth), and any
+# string that looks like an Authorization header's value.
+SECRET_FIELDS = frozenset(
+    {"authorization", "password", "passphrase", "secret", "token", "api_key", "private_key", "key_hash"}
+)
+
+
+def secret_in(detail: Any, path: str = "detail") -> str | None:
+    """Where a detail holds something that looks like a secret, or None."""
+    if isinstance(detail, dict):
+        for k, v in detail.items():
+            if str(k).lower().replace("-", "_") in SECRET_FIELDS:
+                return f"{path}.{k}"
+            found = secret_in(v, f"{path}.{k}")
+            if found:
+                return found
+    elif isinstance(detail, list):
+        for i, v in enumerate(detail):
+            found = secret_in(v, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(detail, str) and detail.lower().startswith(("bearer ", "basic ")):
+        return path
+    return None
+
+
 def make_record(seq: int, prev: str, actor: str, action: str, detail: dict[str, Any], time: str) -> dict[str, Any]:
     record = {"seq": seq, "time": time, "actor": actor, "action": action, "detail": detail, "prev": prev}
     record["hash"] = record_hash(record)

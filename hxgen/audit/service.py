@@ -108,24 +108,32 @@ class Service:
         while not self.stop.is_set():
             now = time.monotonic()
             with self.lock:
-                if self.follower is not None:
-                    try:
-                        self.follower.poll()
-                    except (OSError, log.AuditError) as exc:
-                        print(f"hx-audit: access log: {exc}", file=sys.stderr, flush=True)
-                if now - last_prune >= PRUNE_EVERY_S:
-                    removed = self.log.prune(self.config.retention_days)
-                    if removed:
-                        print(f"hx-audit: removed segments past retention: {', '.join(removed)}", flush=True)
-                    last_prune = now
-                if now - last_full >= self.config.full_verify_every_s or now == last_prune:
-                    self.chain.full()  # an edit of a record verified earlier shows here
-                    last_full = now
-                    self._report("full check")
-                else:
-                    self.chain.refresh()  # what was appended since the last look
-                    self._report("incremental check")
+                try:
+                    last_full, last_prune = self._cycle(now, last_full, last_prune)
+                except (OSError, ValueError, log.AuditError) as exc:  # keep serving; say what failed
+                    print(f"hx-audit: {exc}", file=sys.stderr, flush=True)
             self.stop.wait(self.poll_s)
+
+    def _cycle(self, now: float, last_full: float, last_prune: float) -> tuple[float, float]:
+        if self.follower is not None:
+            try:
+                self.follower.poll()
+            except (OSError, log.AuditError) as exc:
+                print(f"hx-audit: access log: {exc}", file=sys.stderr, flush=True)
+        pruned = False
+        if now - last_prune >= PRUNE_EVERY_S:
+            removed = self.log.prune(self.config.retention_days)
+            if removed:
+                print(f"hx-audit: removed segments past retention: {', '.join(removed)}", flush=True)
+            last_prune, pruned = now, True
+        if pruned or now - last_full >= self.config.full_verify_every_s:
+            self.chain.full()  # an edit of a record verified earlier shows here
+            last_full = now
+            self._report("full check")
+        else:
+            self.chain.refresh()  # what was appended since the last look
+            self._report("incremental check")
+        return last_full, last_prune
 
 
 def serve(config: Config) -> int:
