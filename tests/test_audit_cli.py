@@ -142,3 +142,42 @@ def test_check_reads_the_rendered_configuration(capsys):
 
     assert main(["--config", str(ROOT / "sandbox/rendered/audit/audit.json"), "check"]) == 0
     assert "retention 30 days" in capsys.readouterr().out
+
+
+def test_verify_on_the_host_checks_the_head_copy_beside_the_backups_too(config, capsys):
+    run(config, "keygen")
+    for n in range(3):
+        run(config, "append", "--actor", "a", "--action", f"step-{n}")
+    directory = config.parent / "log"
+    rolled_back = (directory / "head.json").read_text()
+    run(config, "append", "--actor", "a", "--action", "step-3")
+    capsys.readouterr()
+    (segment,) = log.segments(directory)
+    segment.write_text("".join(segment.read_text().splitlines(keepends=True)[:3]))  # drop the last record
+    (directory / "head.json").write_text(rolled_back)  # and roll the head beside it back
+    assert run(config, "verify", "--head", str(directory / "head.json")) == 0  # the rolled-back head agrees
+    capsys.readouterr()
+    assert run(config, "verify") == 1  # the copy beside the backups does not
+    err = capsys.readouterr().err
+    assert f"{segment}:3: seq 3: the log ends here, but the signed head says seq 4" in err
+
+
+def test_the_service_state_checks_every_head_copy(config):
+    from hxgen.audit import config as config_mod
+    from hxgen.audit import signing
+    from hxgen.audit.chain_state import ChainState
+
+    run(config, "keygen")
+    for n in range(3):
+        run(config, "append", "--actor", "a", "--action", f"step-{n}")
+    cfg = config_mod.load(config)
+    audit = log.AuditLog(cfg.log_dir, cfg.key_file, list(cfg.head_copies))
+    state = ChainState(audit, signing.load_public_key(cfg.public_key_file))
+    assert state.full().ok
+    rolled_back = audit.head_file.read_text()
+    run(config, "append", "--actor", "a", "--action", "step-3")
+    (segment,) = log.segments(cfg.log_dir)
+    segment.write_text("".join(segment.read_text().splitlines(keepends=True)[:3]))
+    audit.head_file.write_text(rolled_back)
+    result = state.full()
+    assert not result.ok and "the tail was truncated" in result.problem.message

@@ -52,8 +52,21 @@ class ChainState:
                 self._read(path)
                 if self.verifier.problem is not None:
                     break
-            head = log.read_head(self.log.head_file)
-            self.result = self.verifier.finish(head, self.public, str(self.log.head_file))
+            # Every copy of the head counts: one rolled back beside the log, or deleted with it,
+            # is caught by the copy beside the backups.
+            self.result = None
+            for path in [self.log.head_file, *self.log.head_copies]:
+                try:
+                    head = log.read_head(path)
+                except (OSError, ValueError) as exc:
+                    head = {"unreadable": str(exc)}
+                if head is None and path != self.log.head_file:
+                    continue
+                result = self.verifier.finish(head, self.public, str(path))
+                if self.result is None or not result.ok:
+                    self.result = result
+                if not result.ok:
+                    break
         return self.result
 
     def _read(self, path: Path) -> None:

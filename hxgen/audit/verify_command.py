@@ -89,6 +89,20 @@ def run_verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{target}: error: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    if result.ok and args.head is None and cfg is not None and target == cfg.log_dir:
+        # the log of this host: its head's copies beside the backups must agree too
+        for copy in cfg.head_copies:
+            try:
+                copied = json.loads(copy.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError) as exc:
+                print(f"{copy}: error: cannot read the head's copy: {exc}", file=sys.stderr)
+                return EXIT_BROKEN
+            checked = verify(target, copied, public)
+            if not checked.ok:
+                result, head_path = checked, copy
+                break
     if result.problem is not None:
         problem = result.problem
         if problem.file == "head" and head_path is not None:
