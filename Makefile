@@ -5,7 +5,7 @@
 #   make test    set up, then run every check CI runs (lint, specs, renders, pytest, molecule)
 #   make golden  refresh golden test outputs after an intended change (review the diff!)
 #   make bench   print benchmark JSON (render speed, gateway-added latency)
-#   make wheel   build dist/hxgen-<version>-py3-none-any.whl, which the analytics role installs
+#   make wheel   build dist/hxgen-<version>-py3-none-any.whl, which the analytics and audit roles install
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -47,7 +47,7 @@ ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),-
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,analytics]'
+	$(PY) -m pip install --quiet -e '.[test,analytics,audit]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -82,3 +82,9 @@ def unbalanced(expr: str) -> str | None:
     if stack:
         return f"'{stack[-1]}' is missing at the end"
     return None
+
+
+# The audit log (hxgen/render/audit.py).
+AUDIT_CHAIN_BROKEN = "HxAuditChainBroken"
+AUDIT_HEAD_STALE = "HxAuditHeadStale"
+GENERATED = GENERATED | {AUDIT_CHAIN_BROKEN, AUDIT_HEAD_STALE}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 ROLES = (
     "base",
     "firewall",
+    "audit",
     "nvidia",
     "vllm",
     "tgi",
@@ -35,19 +36,14 @@ ROLES = (
 )
 
 
-# Roles switched on by spec.security. They bind no helper ports, so helper_ports (and the port
-# checks, which do not declare the security section) leave them out.
-SECURITY_ROLES = {"firewall": lambda spec: spec.security.firewall.enabled}
-
-
-def enabled_roles(spec: Spec, *, security: bool = True) -> tuple[str, ...]:
-    """The roles the host needs, in the order site.yml applies them (without the roles of
-    spec.security when `security` is false)."""
+def enabled_roles(spec: Spec) -> tuple[str, ...]:
+    """The roles the host needs, in the order site.yml applies them."""
     engines = {m.engine for m in spec.models}
     pg = spec.databases.postgres
     wanted = {
         "base": True,
-        **{role: security and enabled(spec) for role, enabled in SECURITY_ROLES.items()},
+        "firewall": spec.security.firewall.enabled,
+        "audit": spec.security.audit_log.enabled,
         "nvidia": spec.host.profile == "gpu",
         "vllm": "vllm" in engines,
         "tgi": "tgi" in engines,
@@ -84,7 +80,7 @@ class HelperPort:
 def helper_ports(spec: Spec) -> list[HelperPort]:
     """Ports the roles bind for helpers the spec does not name: status pages and exporters.
     The port checks reserve them and the Prometheus config scrapes them, from this one list."""
-    roles = set(enabled_roles(spec, security=False))
+    roles = set(enabled_roles(spec))
     ports = []
     if "gateway" in roles:
         ports.append(HelperPort(layout.NGINX_STATUS_PORT, "the gateway's status page", None, "gateway"))
@@ -97,4 +93,6 @@ def helper_ports(spec: Spec) -> list[HelperPort]:
         ports.append(HelperPort(layout.POSTGRES_EXPORTER_PORT, "the PostgreSQL exporter", "postgres", "postgresql"))
     if "pgbouncer" in roles:
         ports.append(HelperPort(layout.PGBOUNCER_EXPORTER_PORT, "the PgBouncer exporter", "pgbouncer", "pgbouncer"))
+    if "audit" in roles:
+        ports.append(HelperPort(layout.AUDIT_EXPORTER_PORT, "the audit service's metrics", "audit", "audit"))
     return ports

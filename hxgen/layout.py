@@ -80,3 +80,27 @@ BACKUP_ENVIRONMENT_FILE = "/etc/default/hx-backup"
 
 def pg_backup_dir(backups_dir: str) -> str:
     return f"{backups_dir}/postgres"
+
+
+# The audit log (hxgen/audit/): the hx-audit command and service, from the hxgen wheel in a venv
+# of its own, run by its own user; root and that user both append (group hx-audit).
+AUDIT_SERVICE = "hx-audit"
+AUDIT_USER = "hx-audit"
+AUDIT_GROUP = "hx-audit"
+AUDIT_VENV = f"{HX_ROOT}/audit"
+AUDIT_STATE = f"{STATE_ROOT}/audit"
+AUDIT_COMMAND = "/usr/local/bin/hx-audit"
+AUDIT_EXPORTER_PORT = 9745
+AUDIT_KEY_DIR = f"{SECRETS_DIR}/audit"
+AUDIT_KEY_FILE = f"{AUDIT_KEY_DIR}/head.key"
+AUDIT_PUBLIC_KEY_FILE = f"{AUDIT_KEY_DIR}/head.pub"
+# The configuration file every hx-audit command reads: hxgen.contracts.audit.CONFIG_PATH.
+
+
+def audit_log_dir(logs_dir: str) -> str:
+    return f"{logs_dir}/audit"
+
+
+def audit_head_copy(backups_dir: str) -> str:
+    """The signed head kept beside the backups, off the log's file system when the backups are."""
+    return f"{backups_dir}/audit/head.json"

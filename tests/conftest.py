@@ -145,6 +145,11 @@ MODULE_KINDS = {
     "test_tls_cli.py": "unit",
     "test_firewall_netns.py": "tools",
     "test_firewall_ruleset.py": "tools",
+    "test_audit_log.py": "unit",
+    "test_audit_cli.py": "unit",
+    "test_audit_service.py": "unit",
+    "test_audit_gateway.py": "tools",
+    "test_audit_writers.py": "tools",
 }
 # Tests of a unit module that run a real tool, and the tools they run.
 TOOL_TESTS = {

@@ -168,6 +168,7 @@ RULE_TESTS = {
     "hx-backup.test.yml": ROOT / "hx.yaml",
     "hx-predictive.test.yml": ROOT / "sandbox/hx.yaml",
     "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
+    "hx-audit.test.yml": ROOT / "sandbox/hx.yaml",
 }
 
 

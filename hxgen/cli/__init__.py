@@ -14,6 +14,7 @@ import sys
 
 from .. import __version__
 from .analyze import add_analyze_commands
+from .audit import add_audit_commands
 from .common import EXIT_INVALID, EXIT_OK, EXIT_STALE, EXIT_USAGE, usage
 from .keys import add_keys_commands
 from .render import add_render_command
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     add_keys_commands(sub)
     add_analyze_commands(sub)
     add_tls_commands(sub)
+    add_audit_commands(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from ..spec import Spec
 from ..spec.models import Model
 from . import engines
 from .analytics import AnalyticsPlan, build_analytics_plan
+from .audit import AuditPlan, build_audit_plan
 from .backup import BackupPlan, build_backup_plan
 from .business import BusinessPlan, build_business_plan
 from .databases import DatabasesPlan, build_databases_plan
@@ -121,6 +122,8 @@ class Plan:
     """None when security.firewall.enabled is false: hx then loads no packet filter."""
     backup: BackupPlan | None = None
     """None when PostgreSQL is off (role backup)."""
+    audit: AuditPlan | None = None
+    """None when security.audit_log is disabled."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -176,6 +179,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         security=build_security_plan(spec),
         firewall=build_firewall_plan(spec),
         backup=build_backup_plan(spec) if "backup" in roles else None,
+        audit=build_audit_plan(spec, gateway="gateway" in roles) if "audit" in roles else None,
     )
 
 
@@ -245,6 +249,7 @@ def _service_levels(spec: Spec, model: Model) -> ServiceLevels:
 __all__ = [
     "AnalyticsPlan",
     "BackupPlan",
+    "AuditPlan",
     "BusinessPlan",
     "Component",
     "DatabasesPlan",

@@ -6,6 +6,7 @@ from ..plan import Plan
 from . import (
     alert_rules,
     analytics,
+    audit,
     backup,
     cost_rules,
     dashboards,
@@ -24,6 +25,7 @@ RENDERERS = (
     inventory.render,
     systemd.render,
     analytics.render,
+    audit.render,
     gateway.render,
     monitoring.render,
     recording_rules.render,

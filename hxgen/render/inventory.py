@@ -66,6 +66,9 @@ def _hx(plan: Plan) -> dict[str, Any]:
         "hx_api_keys_file": layout.API_KEYS_FILE,
         # Relative to the inventory directory: the internal CA generation kept by `hxgen tls rotate-ca`.
         "hx_tls_ca_file": layout.TLS_CA_FILE,
+        # Other roles append to the audit log (`hx-audit append`) only when it is on.
+        "hx_audit_enabled": plan.audit is not None,
+        "hx_audit_command": layout.AUDIT_COMMAND,
     }
 
 
@@ -222,6 +225,25 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "firewall_ssh_port": fw.ssh_port,
             # Empty: SSH is open to every address (and the preflight has nothing to compare).
             "firewall_ssh_sources": [*fw.ssh_sources.ipv4, *fw.ssh_sources.ipv6],
+        }
+    if plan.audit is not None:
+        a = plan.audit
+        out["audit"] = {
+            "audit_service": a.service,
+            "audit_user": a.user,
+            "audit_group": a.group,
+            "audit_port": a.port,
+            "audit_venv_dir": a.venv_dir,
+            "audit_command": a.command,
+            "audit_config_file": a.config_file,
+            "audit_log_dir": a.log_dir,
+            "audit_state_dir": a.state_dir,
+            "audit_key_dir": a.key_dir,
+            "audit_key_file": a.key_file,
+            "audit_public_key_file": a.public_key_file,
+            "audit_head_copy_dir": a.head_copy.rsplit("/", 1)[0],
+            "audit_retention_days": a.retention_days,
+            "audit_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{a.port}/metrics",
         }
     for role, derived in endpoint_vars(out).items():
         out[role] |= derived
