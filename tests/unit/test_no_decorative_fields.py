@@ -339,11 +339,7 @@ def _names(doc: Doc) -> list[str]:
 
 def _numbers(value: float, integer: bool) -> list[float]:
     found = [value + 1, value * 1.1, value * 0.9, value / 2, value - 1]
-    if integer:
-        found = [int(round(x)) for x in found]
-    else:
-        found = [round(x, 6) for x in found]
-    return found
+    return [int(round(x)) for x in found] if integer else [round(x, 6) for x in found]
 
 
 def candidates(doc: Doc, where: Where, value: typing.Any) -> list[typing.Any]:
