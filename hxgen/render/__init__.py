@@ -15,6 +15,7 @@ from . import (
     recording_rules,
     slo_rules,
     systemd,
+    target_rules,
 )
 from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
 
@@ -30,6 +31,7 @@ RENDERERS = (
     cost_rules.render,
     predictive_rules.render,
     dashboards.render,
+    target_rules.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).
