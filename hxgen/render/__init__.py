@@ -10,6 +10,7 @@ from . import (
     dashboards,
     gateway,
     inventory,
+    limits,
     monitoring,
     predictive_rules,
     recording_rules,
@@ -32,6 +33,7 @@ RENDERERS = (
     predictive_rules.render,
     dashboards.render,
     target_rules.render,
+    limits.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

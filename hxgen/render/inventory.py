@@ -164,6 +164,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "postgresql_listen_addresses": list(pg.listen_addresses),
             "postgresql_memory_gb": pg.memory_gb,
             "postgresql_sizing": pg.sizing.as_dict(),
+            "postgresql_parallelism": pg.parallelism.as_dict(),
             "postgresql_databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
             "postgresql_retention_days": pg.retention_days,
         }
@@ -184,6 +185,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "qdrant_listen_address": qd.listen_address,
             "qdrant_collections": list(qd.collections),
             "qdrant_snapshots": qd.snapshots,
+            "qdrant_memory_gb": qd.memory_gb,
         }
     out["node_exporter"] = {"node_exporter_port": mon.node_exporter_port}
     out["prometheus"] = {
