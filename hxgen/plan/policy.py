@@ -26,6 +26,8 @@ class SecurityPlan:
     vault_file: str
     """Relative to the inventory directory; ansible-vault encrypted."""
     access_log_days: int
+    secrets_source: str
+    """ansible-vault: the roles write secret files from the vault; files: operators place them."""
 
 
 def build_targets_plan(spec: Spec) -> TargetsPlan:
@@ -43,4 +45,8 @@ def build_targets_plan(spec: Spec) -> TargetsPlan:
 
 def build_security_plan(spec: Spec) -> SecurityPlan:
     s = spec.security
-    return SecurityPlan(vault_file=s.secrets.vault_file, access_log_days=s.data_retention.access_log_days)
+    return SecurityPlan(
+        vault_file=s.secrets.vault_file,
+        access_log_days=s.data_retention.access_log_days,
+        secrets_source=s.secrets.source,
+    )

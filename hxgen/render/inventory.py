@@ -62,6 +62,9 @@ def _hx(plan: Plan) -> dict[str, Any]:
         "hx_group": layout.HX_GROUP,
         # Relative to the inventory directory; ansible-vault encrypted, never committed in plain text.
         "hx_vault_file": plan.security.vault_file,
+        # ansible-vault: the vault file must be encrypted and the roles write secrets from it;
+        # files: operators place the secret files on the host and the roles check they exist.
+        "hx_secrets_source": plan.security.secrets_source,
         # Relative to the inventory directory: the API key hashes kept by `hxgen keys`.
         "hx_api_keys_file": layout.API_KEYS_FILE,
     }
@@ -199,7 +202,10 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         "prometheus_probe_key_source": layout.GATEWAY_PROBE_KEY if _probes_a_model(plan) else None,
         "prometheus_probe_key_file": layout.BLACKBOX_PROBE_KEY,
     }
-    out["alertmanager"] = {"alertmanager_port": mon.alertmanager_port}
+    out["alertmanager"] = {
+        "alertmanager_port": mon.alertmanager_port,
+        "alertmanager_secrets_source": plan.security.secrets_source,
+    }
     if "grafana" in enabled:
         out["grafana"] = {"grafana_port": mon.grafana.port}
     if plan.analytics is not None:
