@@ -12,6 +12,9 @@ DISK_FILLING_UP = "HxDiskFillingUp"
 DISK_FILLING_UP_FAST = "HxDiskFillingUpFast"
 PROBE_FAILING = "HxSyntheticProbeFailing"
 CERTIFICATE_EXPIRING = "HxCertificateExpiring"
+# Host-wide targets (render/target_rules): targets.embeddings_ms and targets.mttr_minutes.
+EMBEDDINGS_SLOW = "HxEmbeddingsSlow"
+MODEL_RECOVERY_OVERDUE = "HxModelRecoveryOverdue"
 # Predictive: on what hx-analytics exports.
 CAPACITY_EXHAUSTION_FORECAST = "HxCapacityExhaustionForecast"
 DEMAND_FORECAST_ABOVE_THROUGHPUT = "HxDemandForecastAboveThroughput"
@@ -27,6 +30,7 @@ MODEL_SYMPTOMS = (
     "HxModelQueueGrowing",
     "HxModelKvCacheSaturated",
     ANOMALY_SUSTAINED,  # its request rate and queue fall to nothing, which is anomalous
+    EMBEDDINGS_SLOW,
 )
 GENERATED = frozenset(
     {
@@ -43,6 +47,7 @@ GENERATED = frozenset(
         DEMAND_FORECAST_ABOVE_THROUGHPUT,
         ANOMALY_SUSTAINED,
         ANALYTICS_STALE,
+        MODEL_RECOVERY_OVERDUE,
         *MODEL_SYMPTOMS,
         "HxModelErrorRateHigh",
         "HxHostMemoryHigh",

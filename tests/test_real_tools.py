@@ -77,6 +77,39 @@ def test_systemd_analyze_verifies_every_unit(spec, tmp_path):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_systemd_analyze_verifies_the_memory_limits(spec, tmp_path):
+    """The monitoring slice and the limits drop-ins, over stand-ins of the packaged units."""
+    out = rendered_tree(spec, tmp_path / "out") / "rendered/systemd"
+    root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    etc = root / "etc/systemd/system"
+    etc.mkdir(parents=True)
+    shutil.copy(out / "hx-monitoring.slice", etc)
+    dropins = sorted(out.glob("*.service.d/hx-limits.conf"))
+    assert dropins
+    program = root / "usr/bin/hx-stand-in"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    units = []
+    for dropin in dropins:
+        unit = dropin.parent.name.removesuffix(".d")
+        (etc / unit).write_text(f"[Unit]\nDescription=stand-in for {unit}\n[Service]\nExecStart=/usr/bin/hx-stand-in\n")
+        (etc / dropin.parent.name).mkdir()
+        shutil.copy(dropin, etc / dropin.parent.name)
+        units.append(unit)
+        assert "MemoryMax=" in dropin.read_text() or "Slice=hx-monitoring.slice" in dropin.read_text()
+    result = subprocess.run(
+        [tool("systemd-analyze"), "verify", "--man=no", f"--root={root}", "hx-monitoring.slice", *units],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_ansible_reads_the_inventory(spec, tmp_path):
     out = rendered_tree(spec, tmp_path)
     result = subprocess.run(
@@ -169,6 +202,7 @@ RULE_TESTS = {
     "hx-predictive.test.yml": ROOT / "sandbox/hx.yaml",
     "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
     "hx-audit.test.yml": ROOT / "sandbox/hx.yaml",
+    "hx-service-targets.test.yml": ROOT / "hx.yaml",  # targets.embeddings_ms needs an embedding model
 }
 
 

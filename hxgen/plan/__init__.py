@@ -25,6 +25,7 @@ from .engines import EnginesPlan, build_engines_plan
 from .firewall import FirewallPlan, build_firewall_plan
 from .gateway import GatewayPlan, build_gateway_plan
 from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
+from .limits import LimitsPlan, build_limits_plan
 from .monitoring import MonitoringPlan, build_monitoring_plan
 from .policy import SecurityPlan, TargetsPlan, build_security_plan, build_targets_plan
 from .probes import ProbePlan, build_probe_plan
@@ -120,6 +121,8 @@ class Plan:
     security: SecurityPlan
     firewall: FirewallPlan | None
     """None when security.firewall.enabled is false: hx then loads no packet filter."""
+    limits: LimitsPlan
+    """Memory budgets that become systemd limits (plan.limits)."""
     backup: BackupPlan | None = None
     """None when PostgreSQL is off (role backup)."""
     audit: AuditPlan | None = None
@@ -180,6 +183,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         firewall=build_firewall_plan(spec),
         backup=build_backup_plan(spec) if "backup" in roles else None,
         audit=build_audit_plan(spec, gateway="gateway" in roles) if "audit" in roles else None,
+        limits=build_limits_plan(list(roles), spec.gateway.memory_gb, spec.monitoring.memory_gb, probe is not None),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import Spec
-from .postgres_tuning import PostgresSizing, size_postgres
+from .postgres_tuning import PostgresParallelism, PostgresSizing, size_parallelism, size_postgres
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class PostgresPlan:
     """Memory settings: the spec's tuning where set, sized from memory_gb where not."""
     databases: tuple[PgDatabasePlan, ...]
     retention_days: int
+    parallelism: PostgresParallelism
+    """Worker processes sized from host.cpu_cores."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class QdrantPlan:
     collections: tuple[dict, ...]
     """Each collection with the values that are set, as the role creates it."""
     snapshots: dict
+    memory_gb: float
+    """MemoryMax of qdrant.service (databases.qdrant.memory_gb)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ def build_databases_plan(spec: Spec, roles: tuple[str, ...]) -> DatabasesPlan:
             listen_addresses=tuple(pg.listen_addresses),
             memory_gb=pg.memory_gb,
             sizing=size_postgres(pg.memory_gb, pg.tuning),
+            parallelism=size_parallelism(spec.host.cpu_cores),
             databases=tuple(PgDatabasePlan(d.name, d.owner) for d in pg.databases),
             retention_days=pg.retention_days,
         )
@@ -84,6 +89,7 @@ def build_databases_plan(spec: Spec, roles: tuple[str, ...]) -> DatabasesPlan:
             listen_address=qd.listen_address,
             collections=tuple(c.model_dump(exclude_none=True) for c in qd.collections),
             snapshots=qd.snapshots.model_dump(),
+            memory_gb=qd.memory_gb,
         )
         if "qdrant" in roles
         else None,

@@ -44,7 +44,10 @@ def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
     lines.append(("--enable-prefix-caching",) if model.prefix_caching else ("--no-enable-prefix-caching",))
     if model.task == "embed":
         lines.append(("--runner", "pooling"))
-    if custom := histograms.vllm_custom_buckets(latency_targets_ms(model)):
+    # The embeddings latency alert (render/target_rules) counts requests slower than
+    # targets.embeddings_ms, exactly when it is a bucket bound.
+    extra = (("e2e", spec.targets.embeddings_ms),) if model.task == "embed" else ()
+    if custom := histograms.vllm_custom_buckets(latency_targets_ms(model), extra):
         lines.append(histograms.vllm_buckets_flag(custom))
     if spec.host.profile == "gpu":
         lines.append(("--tensor-parallel-size", str(model.tensor_parallel_size)))

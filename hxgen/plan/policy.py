@@ -15,6 +15,10 @@ class TargetsPlan:
     gpu_max_percent: float
     sql_latency_ms: float
     vector_search_ms: float
+    embeddings_ms: float
+    """p95 of the embedding models' end-to-end latency (an alert, render/target_rules)."""
+    mttr_minutes: float
+    """A model service down longer than this pages (render/target_rules)."""
 
 
 @dataclass(frozen=True)
@@ -22,13 +26,27 @@ class SecurityPlan:
     vault_file: str
     """Relative to the inventory directory; ansible-vault encrypted."""
     access_log_days: int
+    secrets_source: str
+    """ansible-vault: the roles write secret files from the vault; files: operators place them."""
 
 
 def build_targets_plan(spec: Spec) -> TargetsPlan:
     t = spec.targets
-    return TargetsPlan(t.memory_max_percent, t.cpu_max_percent, t.gpu_max_percent, t.sql_latency_ms, t.vector_search_ms)
+    return TargetsPlan(
+        t.memory_max_percent,
+        t.cpu_max_percent,
+        t.gpu_max_percent,
+        t.sql_latency_ms,
+        t.vector_search_ms,
+        embeddings_ms=t.embeddings_ms,
+        mttr_minutes=t.mttr_minutes,
+    )
 
 
 def build_security_plan(spec: Spec) -> SecurityPlan:
     s = spec.security
-    return SecurityPlan(vault_file=s.secrets.vault_file, access_log_days=s.data_retention.access_log_days)
+    return SecurityPlan(
+        vault_file=s.secrets.vault_file,
+        access_log_days=s.data_retention.access_log_days,
+        secrets_source=s.secrets.source,
+    )

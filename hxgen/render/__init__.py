@@ -13,11 +13,13 @@ from . import (
     firewall,
     gateway,
     inventory,
+    limits,
     monitoring,
     predictive_rules,
     recording_rules,
     slo_rules,
     systemd,
+    target_rules,
 )
 from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
 
@@ -36,6 +38,8 @@ RENDERERS = (
     dashboards.render,
     backup.render,
     firewall.render,
+    target_rules.render,
+    limits.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

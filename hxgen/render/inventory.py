@@ -62,6 +62,9 @@ def _hx(plan: Plan) -> dict[str, Any]:
         "hx_group": layout.HX_GROUP,
         # Relative to the inventory directory; ansible-vault encrypted, never committed in plain text.
         "hx_vault_file": plan.security.vault_file,
+        # ansible-vault: the vault file must be encrypted and the roles write secrets from it;
+        # files: operators place the secret files on the host and the roles check they exist.
+        "hx_secrets_source": plan.security.secrets_source,
         # Relative to the inventory directory: the API key hashes kept by `hxgen keys`.
         "hx_api_keys_file": layout.API_KEYS_FILE,
         # Relative to the inventory directory: the internal CA generation kept by `hxgen tls rotate-ca`.
@@ -169,6 +172,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "postgresql_listen_addresses": list(pg.listen_addresses),
             "postgresql_memory_gb": pg.memory_gb,
             "postgresql_sizing": pg.sizing.as_dict(),
+            "postgresql_parallelism": pg.parallelism.as_dict(),
             "postgresql_databases": [{"name": d.name, "owner": d.owner} for d in pg.databases],
             "postgresql_retention_days": pg.retention_days,
         }
@@ -189,6 +193,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "qdrant_listen_address": qd.listen_address,
             "qdrant_collections": list(qd.collections),
             "qdrant_snapshots": qd.snapshots,
+            "qdrant_memory_gb": qd.memory_gb,
         }
     out["node_exporter"] = {"node_exporter_port": mon.node_exporter_port}
     out["prometheus"] = {
@@ -202,7 +207,10 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         "prometheus_probe_key_source": layout.GATEWAY_PROBE_KEY if _probes_a_model(plan) else None,
         "prometheus_probe_key_file": layout.BLACKBOX_PROBE_KEY,
     }
-    out["alertmanager"] = {"alertmanager_port": mon.alertmanager_port}
+    out["alertmanager"] = {
+        "alertmanager_port": mon.alertmanager_port,
+        "alertmanager_secrets_source": plan.security.secrets_source,
+    }
     if "grafana" in enabled:
         out["grafana"] = {"grafana_port": mon.grafana.port}
     if plan.analytics is not None:

@@ -27,6 +27,10 @@ class Receiver(StrictModel):
         needs = {"webhook": "url", "email": "to", "slack": "secret", "pagerduty": "secret"}[self.type]
         if not getattr(self, needs):
             raise ValueError(f"a {self.type} receiver needs '{needs}'")
+        # A field the receiver's type does not read would be silently ignored.
+        unused = [f for f in ("url", "to", "secret") if f != needs and getattr(self, f)]
+        if unused:
+            raise ValueError(f"a {self.type} receiver does not use {', '.join(repr(f) for f in unused)}; remove it")
         return self
 
 

@@ -12,4 +12,3 @@ def test_the_disabled_firewall_installs_nothing(host):
     assert not host.file("/etc/systemd/system/hx-firewall.service").exists
     assert not host.file("/usr/local/sbin/hx-firewall-apply").exists
     assert not host.file("/etc/hx/firewall/hx.nft").exists
-
