@@ -17,6 +17,9 @@ CAPACITY_EXHAUSTION_FORECAST = "HxCapacityExhaustionForecast"
 DEMAND_FORECAST_ABOVE_THROUGHPUT = "HxDemandForecastAboveThroughput"
 ANOMALY_SUSTAINED = "HxAnomalySustained"
 ANALYTICS_STALE = "HxAnalyticsStale"
+# Intrusion response: on what the audit service counts.
+CLIENT_BANNED = "HxClientBanned"
+AUTH_FAILURE_BURST = "HxAuthFailureBurst"
 # What a model that is down also looks like; silenced while HxModelDown fires.
 MODEL_SYMPTOMS = (
     "HxModelThroughputBelowTarget",
@@ -46,6 +49,8 @@ GENERATED = frozenset(
         "HxHostCpuHigh",
         "HxGpuBusy",
         "HxPgbouncerPoolExhausted",
+        CLIENT_BANNED,
+        AUTH_FAILURE_BURST,
     }
 )
 

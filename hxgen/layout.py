@@ -61,3 +61,6 @@ DCGM_EXPORTER_PORT = 9400  # GPU hosts: utilisation, memory, power and temperatu
 PROBE_TENANT = "hx-probe"
 GATEWAY_PROBE_KEY = f"{SECRETS_DIR}/gateway/probe.key"
 BLACKBOX_PROBE_KEY = "/etc/prometheus/hx-probe.key"
+
+# The audit log's command-line client (the audit role installs it from the hxgen wheel).
+AUDIT_COMMAND = "/usr/local/bin/hx-audit"

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..spec import Spec
-from . import analytics, capacity, references, service_levels, uniqueness
+from . import analytics, capacity, intrusion, references, service_levels, uniqueness
 from .sections import READS, SECTIONS, CheckFunction, SectionView
 
 
@@ -40,6 +40,7 @@ CHECKS: tuple[Check, ...] = _registered(
     *capacity.CHECKS,
     *service_levels.CHECKS,
     *analytics.CHECKS,
+    *intrusion.CHECKS,
 )
 
 

@@ -22,6 +22,7 @@ from .databases import DatabasesPlan, build_databases_plan
 from .engines import EnginesPlan, build_engines_plan
 from .gateway import GatewayPlan, build_gateway_plan
 from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
+from .intrusion import IntrusionPlan, build_intrusion_plan
 from .monitoring import MonitoringPlan, build_monitoring_plan
 from .policy import SecurityPlan, TargetsPlan, build_security_plan, build_targets_plan
 from .probes import ProbePlan, build_probe_plan
@@ -115,6 +116,8 @@ class Plan:
     """None when the spec prices nothing."""
     targets: TargetsPlan
     security: SecurityPlan
+    intrusion: IntrusionPlan | None = None
+    """fail2ban's jails and what a ban does; None when security.fail2ban is disabled."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -168,6 +171,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         business=build_business_plan(spec),
         targets=build_targets_plan(spec),
         security=build_security_plan(spec),
+        intrusion=build_intrusion_plan(spec, roles),
     )
 
 
@@ -244,6 +248,7 @@ __all__ = [
     "GpuPlan",
     "HelperPort",
     "HostPlan",
+    "IntrusionPlan",
     "ModelService",
     "MonitoringPlan",
     "Plan",

@@ -8,6 +8,7 @@ from . import (
     analytics,
     cost_rules,
     dashboards,
+    fail2ban,
     gateway,
     inventory,
     monitoring,
@@ -30,6 +31,7 @@ RENDERERS = (
     cost_rules.render,
     predictive_rules.render,
     dashboards.render,
+    fail2ban.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).
