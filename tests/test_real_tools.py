@@ -166,6 +166,7 @@ RULE_TESTS = {
     "hx-alerts.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-cost.test.yml": ROOT / "hx.yaml",
     "hx-predictive.test.yml": ROOT / "sandbox/hx.yaml",
+    "hx-intrusion.test.yml": ROOT / "hx.yaml",
     "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
 }
 
