@@ -135,6 +135,7 @@ MODULE_KINDS = {
     "test_gateway.py": "engine",
     "test_gateway_streaming.py": "tools",
     "test_pgbouncer_restart.py": "tools",
+    "test_fail2ban_netns.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
 }

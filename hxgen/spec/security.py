@@ -32,7 +32,7 @@ class AuditLog(StrictModel):
 class Fail2ban(StrictModel):
     enabled: bool = True
     max_retry: PositiveInt = Field(
-        default=5, description="Failed logins (ssh) or 401s (gateway) from one address, within find_minutes, that ban it."
+        default=5, description="Failed ssh logins or gateway 401s from one address within find_minutes that ban it."
     )
     ban_minutes: PositiveInt = Field(default=60, description="How long a ban lasts.")
     find_minutes: PositiveInt = Field(
