@@ -23,6 +23,9 @@ ANALYTICS_STALE = "HxAnalyticsStale"
 # PostgreSQL backups (role backup): too old, or never recorded.
 POSTGRES_BACKUP_STALE = "HxPostgresBackupStale"
 POSTGRES_BACKUP_MISSING = "HxPostgresBackupMissing"
+# Intrusion response: on what the audit service counts.
+CLIENT_BANNED = "HxClientBanned"
+AUTH_FAILURE_BURST = "HxAuthFailureBurst"
 # What a model that is down also looks like; silenced while HxModelDown fires.
 MODEL_SYMPTOMS = (
     "HxModelThroughputBelowTarget",
@@ -56,6 +59,8 @@ GENERATED = frozenset(
         "HxPgbouncerPoolExhausted",
         POSTGRES_BACKUP_STALE,
         POSTGRES_BACKUP_MISSING,
+        CLIENT_BANNED,
+        AUTH_FAILURE_BURST,
     }
 )
 

@@ -24,6 +24,7 @@ ROLES = (
     "vllm",
     "tgi",
     "gateway",
+    "fail2ban",
     "postgresql",
     "pgbouncer",
     "backup",
@@ -48,6 +49,7 @@ def enabled_roles(spec: Spec) -> tuple[str, ...]:
         "vllm": "vllm" in engines,
         "tgi": "tgi" in engines,
         "gateway": spec.gateway.enabled,
+        "fail2ban": spec.security.fail2ban.enabled,
         "postgresql": pg.enabled,
         "pgbouncer": pg.enabled and pg.pgbouncer.enabled,
         # Backups and the retention of rows (retention runs even with backups off).

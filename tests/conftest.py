@@ -139,6 +139,7 @@ MODULE_KINDS = {
     "test_pg_backup.py": "tools",
     "test_log_retention.py": "tools",
     "test_secrets_source.py": "tools",
+    "test_fail2ban_netns.py": "tools",
     "test_benchmarks.py": "bench",
     "test_analytics_benchmark.py": "unit",
     "test_tls_scan.py": "tools",

@@ -200,6 +200,7 @@ RULE_TESTS = {
     "hx-cost.test.yml": ROOT / "hx.yaml",
     "hx-backup.test.yml": ROOT / "hx.yaml",
     "hx-predictive.test.yml": ROOT / "sandbox/hx.yaml",
+    "hx-intrusion.test.yml": ROOT / "hx.yaml",
     "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
     "hx-audit.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-service-targets.test.yml": ROOT / "hx.yaml",  # targets.embeddings_ms needs an embedding model

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..spec import Spec
-from . import analytics, capacity, fields, firewall, references, service_levels, uniqueness
+from . import analytics, capacity, fields, firewall, intrusion, references, service_levels, uniqueness
 from .sections import READS, SECTIONS, CheckFunction, SectionView
 
 
@@ -42,6 +42,7 @@ CHECKS: tuple[Check, ...] = _registered(
     *analytics.CHECKS,
     *firewall.CHECKS,
     *fields.CHECKS,
+    *intrusion.CHECKS,
 )
 
 

@@ -25,6 +25,7 @@ from .engines import EnginesPlan, build_engines_plan
 from .firewall import FirewallPlan, build_firewall_plan
 from .gateway import GatewayPlan, build_gateway_plan
 from .hosts import GpuPlan, HostPlan, StoragePlan, build_host
+from .intrusion import IntrusionPlan, build_intrusion_plan
 from .limits import LimitsPlan, build_limits_plan
 from .monitoring import MonitoringPlan, build_monitoring_plan
 from .policy import SecurityPlan, TargetsPlan, build_security_plan, build_targets_plan
@@ -127,6 +128,8 @@ class Plan:
     """None when PostgreSQL is off (role backup)."""
     audit: AuditPlan | None = None
     """None when security.audit_log is disabled."""
+    intrusion: IntrusionPlan | None = None
+    """fail2ban's jails and what a ban does; None when security.fail2ban is disabled."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -184,6 +187,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         backup=build_backup_plan(spec) if "backup" in roles else None,
         audit=build_audit_plan(spec, gateway="gateway" in roles) if "audit" in roles else None,
         limits=build_limits_plan(list(roles), spec.gateway.memory_gb, spec.monitoring.memory_gb, probe is not None),
+        intrusion=build_intrusion_plan(spec, roles),
     )
 
 
@@ -263,6 +267,7 @@ __all__ = [
     "GpuPlan",
     "HelperPort",
     "HostPlan",
+    "IntrusionPlan",
     "ModelService",
     "MonitoringPlan",
     "Plan",

@@ -10,6 +10,7 @@ from . import (
     backup,
     cost_rules,
     dashboards,
+    fail2ban,
     firewall,
     gateway,
     inventory,
@@ -40,6 +41,7 @@ RENDERERS = (
     firewall.render,
     target_rules.render,
     limits.render,
+    fail2ban.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

@@ -253,6 +253,13 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "audit_retention_days": a.retention_days,
             "audit_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{a.port}/metrics",
         }
+    if plan.intrusion is not None:
+        f2b = plan.intrusion
+        out["fail2ban"] = {
+            "fail2ban_jails": [j.name for j in f2b.jails],
+            "fail2ban_log_files": [j.log_path for j in f2b.jails if j.log_path],
+            "fail2ban_nftables": f2b.enforced,
+        }
     for role, derived in endpoint_vars(out).items():
         out[role] |= derived
     return out

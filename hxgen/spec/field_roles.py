@@ -32,15 +32,7 @@ BEHIND_A_REJECTED_SWITCH: dict[str, str] = {
     "gateway.grpc.port": "gateway.grpc.enabled: true is rejected (error[not-supported]: gRPC is not supported yet)",
 }
 
-# TEMPORARY: fields other parts of issue 13 make real in parallel. The lead empties and removes
-# this at merge; nothing may stay here.
-PENDING_IN_THIS_ISSUE: dict[str, str] = {
-    "security.fail2ban.enabled": "fail2ban",
-    "security.fail2ban.max_retry": "fail2ban",
-    "security.fail2ban.ban_minutes": "fail2ban",
-}
-
 
 def unrendered_fields() -> dict[str, str]:
     """Every listed path and why its changes may leave the render unchanged."""
-    return {**VALIDATION_ONLY, **OWNED_BY_LATER_ISSUE, **BEHIND_A_REJECTED_SWITCH, **PENDING_IN_THIS_ISSUE}
+    return {**VALIDATION_ONLY, **OWNED_BY_LATER_ISSUE, **BEHIND_A_REJECTED_SWITCH}

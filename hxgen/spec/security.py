@@ -39,8 +39,13 @@ class AuditLog(StrictModel):
 
 class Fail2ban(StrictModel):
     enabled: bool = True
-    max_retry: PositiveInt = 5
-    ban_minutes: PositiveInt = 60
+    max_retry: PositiveInt = Field(
+        default=5, description="Failed ssh logins or gateway 401s from one address within find_minutes that ban it."
+    )
+    ban_minutes: PositiveInt = Field(default=60, description="How long a ban lasts.")
+    find_minutes: PositiveInt = Field(
+        default=10, description="The window in which max_retry failures ban an address (fail2ban's findtime)."
+    )
 
 
 class Secrets(StrictModel):

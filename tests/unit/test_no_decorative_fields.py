@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from hxgen.pipeline import render_file, render_text
 from hxgen.spec import Spec
-from hxgen.spec.field_roles import PENDING_IN_THIS_ISSUE, unrendered_fields
+from hxgen.spec.field_roles import unrendered_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -503,9 +503,3 @@ def test_every_listed_path_is_a_spec_path(name):
         except (KeyError, ValueError):
             missing.append(path)
     assert missing == []
-
-
-def test_pending_fields_are_the_security_chapter_only():
-    """The temporary list holds only what issue 13's parallel work makes real."""
-    prefixes = ("security.", "databases.postgres.backups.", "databases.postgres.retention_days", "gateway.tls.")
-    assert all(p.startswith(prefixes) for p in PENDING_IN_THIS_ISSUE)
