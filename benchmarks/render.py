@@ -72,6 +72,7 @@ def generated_spec(models: int) -> dict:
             ],
         },
         "monitoring": {"receivers": [{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/"}]},
+        "security": {"firewall": {"allow": [{"source": "10.0.0.0/8", "ports": [443], "comment": "API clients"}]}},
     }
 
 
