@@ -263,7 +263,9 @@ class _Unsure(Exception):
 _TAG = "tag:yaml.org,2002:"
 _DECIMAL = re.compile(r"[-+]?[0-9]+\Z")
 _POINT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
-_NOT_FAST = re.compile(r"[\t\r\x85\u2028\u2029\ufeff]|^%", re.MULTILINE)
+# Text libyaml reads differently from ruamel: odd line breaks and tabs, directives, and a block
+# scalar header with a comment glued to it (`|#`, which YAML 1.2 and ruamel reject).
+_NOT_FAST = re.compile(r"[\t\r\x85\u2028\u2029\ufeff]|^%|[|>][-+0-9]*#", re.MULTILINE)
 _INDICATORS = set(":?-[]{},#&*!|>'\"%@`")
 _BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 

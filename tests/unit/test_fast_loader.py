@@ -66,6 +66,8 @@ def test_every_spec_in_the_repository_reads_as_ruamel_reads_it():
         "a: 2026-01-01\n",
         "a: !!bool yes\n",
         "a:\n\tb: 1\n",
+        "a: |#\n",  # a comment glued to a block scalar header: libyaml takes it, YAML 1.2 does not
+        "a: >-1#\n",
     ],
 )
 def test_what_only_ruamel_reads_for_certain_is_read_by_ruamel(text):
