@@ -12,10 +12,13 @@ from .sections import reads
 
 @reads("host", "security")
 def bans(spec: Spec) -> Iterator[Diagnostic]:
-    """Outside the cpu profile: a sandbox or a development box shares its network with the machine
-    it runs on (as the secrets check treats plain files); its rendered jail file says the same."""
+    """Record-only bans pass quietly on the cpu profile: a sandbox or a development box shares its
+    network with the machine it runs on (as the secrets check treats plain files), and its rendered
+    jail file says so. Bans that do nothing at all are warned about on every profile."""
     s = spec.security
-    if not s.fail2ban.enabled or s.firewall.enabled or spec.host.profile == "cpu":
+    if not s.fail2ban.enabled or s.firewall.enabled:
+        return
+    if spec.host.profile == "cpu" and s.audit_log.enabled:
         return
     if s.audit_log.enabled:
         message = "the firewall is off, so fail2ban's bans are recorded in the audit log, not enforced"

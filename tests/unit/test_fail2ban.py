@@ -92,7 +92,7 @@ def test_without_firewall_and_audit_log_nothing_acts_and_validate_says_so(spec_d
     assert [d.code for d in run_checks(spec)] == ["bans-not-enforced"]
 
 
-def test_a_cpu_sandbox_without_firewall_is_not_warned(spec_data):
+def test_a_cpu_sandbox_that_records_bans_is_not_warned_one_that_does_nothing_is(spec_data):
     spec_data["security"] = spec_data["security"] | {"firewall": {"enabled": False}}
     spec_data["host"]["profile"] = "cpu"
     spec_data["host"]["gpus"] = []
@@ -101,6 +101,9 @@ def test_a_cpu_sandbox_without_firewall_is_not_warned(spec_data):
     spec, found = validate(spec_data)
     assert spec is not None, found
     assert "bans-not-enforced" not in [d.code for d in run_checks(spec)]
+    spec_data["security"]["audit_log"] = {"enabled": False}
+    spec, found = validate(spec_data)
+    assert "bans-not-enforced" in [d.code for d in run_checks(spec)]
 
 
 def test_fail2ban_off_renders_nothing_and_drops_the_role(spec_data):
