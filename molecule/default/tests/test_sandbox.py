@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 import os
 import ssl
 import time
@@ -179,7 +180,8 @@ def test_admin_status_sees_both_engines_healthy(tls):
 
 
 def test_a_repeated_deterministic_request_is_served_from_the_cache(tls):
-    body = chat("tiny-b") | {"messages": [{"role": "user", "content": "cache"}]}
+    # A question of its own, so that a second verify of the same sandbox starts with a miss too.
+    body = chat("tiny-b") | {"messages": [{"role": "user", "content": f"cache {uuid.uuid4()}"}]}
     assert [call(tls, "/v1/chat/completions", body)[2]["x-hx-cache"] for _ in "ab"] == ["MISS", "HIT"]
 
 

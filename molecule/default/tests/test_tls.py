@@ -11,9 +11,9 @@ SERVER_NAME = "hx-sandbox"
 
 
 def s_client(host, *args: str):
-    return host.run(
-        "openssl s_client -connect %s -servername %s %s </dev/null 2>&1", HTTPS, SERVER_NAME, " ".join(args)
-    )
+    # One %s per argument: testinfra quotes each, so a joined string would be one argument.
+    command = "openssl s_client -connect %s -servername %s" + " %s" * len(args) + " </dev/null 2>&1"
+    return host.run(command, HTTPS, SERVER_NAME, *args)
 
 
 def handshake_ok(out) -> bool:
