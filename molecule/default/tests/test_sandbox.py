@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 import os
 import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
