@@ -16,6 +16,10 @@ from hxgen.pipeline import render_file
 SPECS = [ROOT / "hx.yaml", ROOT / "sandbox/hx.yaml", *sorted((DATA / "cases").glob("*/hx.yaml"))]
 SPEC_IDS = [str(p.relative_to(ROOT)) for p in SPECS]
 ROLES = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
+# Helper roles are not components: no playbook applies them, service roles call their entry points
+# with include_role (tasks_from:), and they have no main entry point, configure, service or handlers.
+HELPER_ROLES = {"hx_wheel": ["preflight", "install"]}
+COMPONENT_ROLES = [role for role in ROLES if role not in HELPER_ROLES]
 BIN = Path(sys.executable).parent
 
 
@@ -24,8 +28,9 @@ def _yaml(path: Path):
 
 
 def role_options(role: str) -> dict[str, dict]:
+    """The options of every entry point of a role (a component role has only main)."""
     specs = _yaml(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"]
-    return specs["main"].get("options", {})
+    return {name: option for entry in specs.values() for name, option in entry.get("options", {}).items()}
 
 
 def emitted_vars(spec: Path) -> dict[str, object]:
@@ -50,10 +55,32 @@ def test_every_role_has_the_house_anatomy():
         "tasks/service.yml",
         "handlers/main.yml",
     }
-    assert len(ROLES) >= 12
-    for role in ROLES:
+    assert len(COMPONENT_ROLES) >= 12
+    for role in COMPONENT_ROLES:
         present = {p.relative_to(ROOT / "roles" / role).as_posix() for p in (ROOT / "roles" / role).rglob("*")}
         assert expected <= present, f"{role} lacks {sorted(expected - present)}"
+
+
+def test_every_helper_role_has_the_anatomy_of_its_entry_points():
+    for role, entry_points in HELPER_ROLES.items():
+        present = {p.relative_to(ROOT / "roles" / role).as_posix() for p in (ROOT / "roles" / role).rglob("*")}
+        expected = {"README.md", "defaults/main.yml", "meta/main.yml", "meta/argument_specs.yml"}
+        expected |= {f"tasks/{entry}.yml" for entry in entry_points}
+        assert expected <= present, f"{role} lacks {sorted(expected - present)}"
+        specs = _yaml(ROOT / "roles" / role / "meta/argument_specs.yml")["argument_specs"]
+        assert sorted(specs) == sorted(entry_points), role
+        names = {name for entry in specs.values() for name in entry.get("options", {})}
+        assert all(name.startswith(f"{role}_") for name in names), role
+
+
+def test_helper_roles_are_called_and_never_components():
+    tasks = "".join(p.read_text() for p in (ROOT / "roles").glob("*/tasks/*.yml"))
+    playbooks = "".join(p.read_text() for p in (ROOT / "playbooks").glob("*.yml"))
+    for role in HELPER_ROLES:
+        assert f"name: {role}" in tasks, f"no role includes {role}"
+        assert f"role: {role}" not in playbooks, f"{role} is a helper, not a component"
+        for spec in SPECS:
+            assert role not in emitted_vars(spec)["hx_components"], (role, spec)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
@@ -92,7 +119,7 @@ def test_every_required_variable_of_a_used_role_is_emitted(spec):
 
 def test_playbooks_name_every_component_role():
     playbooks = "".join(p.read_text() for p in (ROOT / "playbooks").glob("*.yml"))
-    for role in ROLES:
+    for role in COMPONENT_ROLES:
         assert f"role: {role}" in playbooks, role
 
 
