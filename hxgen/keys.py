@@ -14,7 +14,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from .files import write_atomically
 
 KEYS_VARIABLE = "gateway_api_keys"
 HEADER = (
@@ -204,25 +205,16 @@ def save_entries(path: Path, entries: Iterable[KeyEntry], encrypt: bool | None =
     if encrypt is None:
         encrypt = _currently_vaulted(path)
     _make_private_dir(path.parent)
+
+    def encrypt_in_place(temp: Path) -> None:
+        vault_encrypt(temp)
+        os.chmod(temp, 0o600)  # whatever mode ansible-vault left behind
+
+    # The temporary file is removed whatever happens: never a plaintext copy left behind.
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: 0600
+        write_atomically(path, render(entries), 0o600, encrypt_in_place if encrypt else None)
     except OSError as exc:
         raise KeysFileError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render(entries))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if encrypt:
-            vault_encrypt(temp)
-            os.chmod(temp, 0o600)  # whatever mode ansible-vault left behind
-        os.replace(temp, path)
-    except OSError as exc:
-        raise KeysFileError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    finally:
-        # Never leave a plaintext copy behind, even when encryption failed.
-        temp.unlink(missing_ok=True)
 
 
 def _currently_vaulted(path: Path) -> bool:

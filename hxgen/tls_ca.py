@@ -9,13 +9,13 @@ generates the new CA, keeps the bundle and switches the certificate when the ove
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from .files import write_atomically
 
 GENERATION_VARIABLE = "gateway_tls_ca_generation"
 OVERLAP_VARIABLE = "gateway_tls_ca_overlap_until"
@@ -84,18 +84,6 @@ def save(path: Path, state: CaState) -> None:
     """Replace the file atomically (mode 0644: nothing in it is secret)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_atomically(path, render(state), 0o644)
     except OSError as exc:
         raise CaStateError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render(state))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except OSError as exc:
-        raise CaStateError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    finally:
-        temp.unlink(missing_ok=True)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .log import AuditLog, write_atomically
+from ..files import write_atomically
+from .log import AuditLog
 
 STATE_FILE = "last-converge.json"
 

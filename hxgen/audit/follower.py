@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .log import write_atomically
+from ..files import write_atomically
 
 ADMIN_CALL = "admin-call"
 UNAUTHORIZED = 401

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..files import fsync_dir, write_atomically
 from . import records, signing
 
 SEGMENT_PREFIX = "audit-"
@@ -74,28 +75,6 @@ def read_head(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-
-
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write a file whole or not at all: a temporary file beside it, fsync'd, renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -156,7 +135,7 @@ class AuditLog:
         finally:
             os.close(fd)
         if new_file:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self._write_head(signing.sign_head(key, seq, record["hash"], record["time"]))
         return record
 
@@ -214,7 +193,7 @@ class AuditLog:
             first = json.loads(first_line(kept) or "{}")
             for name in removed:
                 (self.directory / name).unlink()
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             detail = {
                 "segments": removed,
                 "retention_days": retention_days,
