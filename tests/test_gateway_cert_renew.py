@@ -47,7 +47,7 @@ def write_conf(tls: Path, generation: int = 1, overlap_until: str | None = None,
         "gateway_tls_renew_days": 30,
         "gateway_tls_ca_generation": generation,
         "gateway_tls_ca_overlap_until": overlap_until,
-        "gateway_audit_command": str(tls.parent / "audit"),
+        "hx_audit_command": str(tls.parent / "audit"),
         "hx_audit_enabled": True,
         **extra,
     }
