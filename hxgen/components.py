@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .spec import Spec
 
 # Roles in the order playbooks/site.yml applies them.
+# The spec sections enabled_roles and helper_ports read: a check that calls them declares these.
+READS = ("host", "models", "gateway", "databases", "security", "monitoring", "analytics", "usage")
+
 ROLES = (
     "base",
     "firewall",
@@ -28,6 +31,7 @@ ROLES = (
     "postgresql",
     "pgbouncer",
     "backup",
+    "usage",
     "qdrant",
     "node_exporter",
     "prometheus",
@@ -54,6 +58,9 @@ def enabled_roles(spec: Spec) -> tuple[str, ...]:
         "pgbouncer": pg.enabled and pg.pgbouncer.enabled,
         # Backups and the retention of rows (retention runs even with backups off).
         "backup": pg.enabled,
+        # Usage accounting follows the gateway's log into PostgreSQL (after backup: its tables
+        # register in hx_retention, which the backup role creates).
+        "usage": spec.usage.enabled and spec.gateway.enabled and pg.enabled,
         "qdrant": spec.databases.qdrant.enabled,
         "node_exporter": True,
         "prometheus": True,
@@ -97,4 +104,6 @@ def helper_ports(spec: Spec) -> list[HelperPort]:
         ports.append(HelperPort(layout.PGBOUNCER_EXPORTER_PORT, "the PgBouncer exporter", "pgbouncer", "pgbouncer"))
     if "audit" in roles:
         ports.append(HelperPort(layout.AUDIT_EXPORTER_PORT, "the audit service's metrics", "audit", "audit"))
+    if "usage" in roles:
+        ports.append(HelperPort(layout.USAGE_PORT, "the usage service (metrics, tenants' usage)", "usage", "usage"))
     return ports

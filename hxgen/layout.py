@@ -104,3 +104,18 @@ def audit_log_dir(logs_dir: str) -> str:
 def audit_head_copy(backups_dir: str) -> str:
     """The signed head kept beside the backups, off the log's file system when the backups are."""
     return f"{backups_dir}/audit/head.json"
+
+
+# Usage accounting (hxgen/usage/): the hx-usage service, from the hxgen wheel in a venv of its own,
+# run by its own user; it reads the gateway's access log (group adm) and writes the quota state
+# the gateway reads (hxgen.contracts.usage.QUOTA_DIR).
+USAGE_SERVICE = "hx-usage"
+USAGE_USER = "hx-usage"
+USAGE_VENV = f"{HX_ROOT}/usage"
+USAGE_STATE = "/var/lib/hx-usage"  # position.json; quota/ (contracts.usage.QUOTA_DIR) below it
+USAGE_PORT = 9746  # loopback: /metrics, and /v1/usage, /v1/feedback, /admin/usage behind the gateway
+USAGE_REPORT_SERVICE = "hx-usage-report"
+
+
+def usage_reports_dir(data_dir: str) -> str:
+    return f"{data_dir}/reports"

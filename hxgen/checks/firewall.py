@@ -42,7 +42,7 @@ def _named(spec: Spec, path: SpecPath) -> str:
     return ".".join(str(p) for p in path)
 
 
-@reads("security", *LISTENING_SECTIONS, "host")
+@reads(*LISTENING_SECTIONS, *components.READS)
 def internal_ports_opened(spec: Spec) -> Iterator[Diagnostic]:
     fw = spec.security.firewall
     if not fw.enabled:

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from .. import alerts
+from .. import alerts, components
 from ..diagnostics import Diagnostic, error, warning
 from ..spec import Spec
 from .sections import reads
@@ -172,17 +172,6 @@ def gateway(spec: Spec) -> Iterator[Diagnostic]:
                 f"client certificate name '{tenant.client_cert_cn}' belongs to more than one tenant",
                 ("gateway", "tenants", i, "client_cert_cn"),
             )
-    for i, tier in enumerate(g.rate_limit_tiers):
-        if tier.daily_tokens is not None:
-            # nginx and njs 0.7 keep no counters shared between workers; token quotas need the
-            # usage accounting that reads the access log.
-            yield warning(
-                "not-enforced",
-                "daily token quotas are not enforced yet: the gateway logs every request's tokens, "
-                "but nothing stops a tenant at the quota",
-                ("gateway", "rate_limit_tiers", i, "daily_tokens"),
-                hint="remove daily_tokens for now, or keep it to record the intent",
-            )
     if g.grpc.enabled:
         # vLLM's gRPC server is a separate serving mode (`vllm serve --grpc`), not a port beside
         # the HTTP API, so exposing it needs a per-model choice the spec does not have yet.
@@ -199,6 +188,32 @@ def gateway(spec: Spec) -> Iterator[Diagnostic]:
             f"memory budget ({g.memory_gb:g} GB)",
             ("gateway", "cache", "size_mb"),
         )
+
+
+@reads(*components.READS)
+def quotas(spec: Spec) -> Iterator[Diagnostic]:
+    """Token quotas are counted by usage accounting (hx-usage); without it nothing counts them."""
+    if "usage" in components.enabled_roles(spec):
+        return
+    g = spec.gateway
+    why = _usage_missing(spec)
+    places = [("rate_limit_tiers", i) for i, t in enumerate(g.rate_limit_tiers) if t.daily_tokens is not None]
+    places += [("tenants", i) for i, t in enumerate(g.tenants) if t.daily_tokens is not None]
+    for section, i in places:
+        yield error(
+            "quota-without-usage",
+            f"a daily token quota needs usage accounting, which is off: {why}",
+            ("gateway", section, i, "daily_tokens"),
+            hint="turn usage accounting on (it needs the gateway and databases.postgres), or remove daily_tokens",
+        )
+
+
+def _usage_missing(spec: Spec) -> str:
+    if not spec.usage.enabled:
+        return "usage.enabled is false"
+    if not spec.databases.postgres.enabled:
+        return "databases.postgres.enabled is false"
+    return "gateway.enabled is false"
 
 
 @reads("monitoring")
@@ -241,4 +256,4 @@ def _is_loopback(address: str) -> bool:
         return address == "localhost"
 
 
-CHECKS = (model_slos, model_settings, gateway, monitoring)
+CHECKS = (model_slos, model_settings, gateway, quotas, monitoring)

@@ -144,7 +144,7 @@ def unique_ports(spec: Spec) -> Iterator[Diagnostic]:
     yield from _duplicates(listening_ports(spec), "port", "port-conflict")
 
 
-@reads(*LISTENING_SECTIONS, "host", "security")  # components.enabled_roles reads security
+@reads(*LISTENING_SECTIONS, *components.READS)
 def no_reserved_ports(spec: Spec) -> Iterator[Diagnostic]:
     reserved = {helper.port: helper.what for helper in components.helper_ports(spec)}
     for port, path in listening_ports(spec):

@@ -30,6 +30,7 @@ from .limits import LimitsPlan, build_limits_plan
 from .monitoring import MonitoringPlan, build_monitoring_plan
 from .policy import SecurityPlan, TargetsPlan, build_security_plan, build_targets_plan
 from .probes import ProbePlan, build_probe_plan
+from .usage import UsagePlan, build_usage_plan
 from .weights import staging
 
 
@@ -130,6 +131,8 @@ class Plan:
     """None when security.audit_log is disabled."""
     intrusion: IntrusionPlan | None = None
     """fail2ban's jails and what a ban does; None when security.fail2ban is disabled."""
+    usage: UsagePlan | None = None
+    """Usage accounting and token quotas; None without the gateway or PostgreSQL (role usage)."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -188,7 +191,12 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         audit=build_audit_plan(spec, gateway="gateway" in roles) if "audit" in roles else None,
         limits=build_limits_plan(list(roles), spec.gateway.memory_gb, spec.monitoring.memory_gb, probe is not None),
         intrusion=build_intrusion_plan(spec, roles),
+        usage=build_usage_plan(spec, _probe_tenants(probe)) if "usage" in roles else None,
     )
+
+
+def _probe_tenants(probe: ProbePlan | None) -> tuple[str, ...]:
+    return (layout.PROBE_TENANT,) if probe and probe.tenant else ()
 
 
 def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
@@ -276,5 +284,6 @@ __all__ = [
     "ServiceLevels",
     "StoragePlan",
     "TargetsPlan",
+    "UsagePlan",
     "build_plan",
 ]

@@ -17,6 +17,7 @@ from .models import Model
 from .monitoring import Monitoring
 from .security import Security
 from .targets import Targets
+from .usage import Usage
 
 SPEC_VERSION = "hx/v1"
 
@@ -35,6 +36,7 @@ class Spec(StrictModel):
     business: Business | None = None
     security: Security = Field(default_factory=Security)
     targets: Targets = Field(default_factory=Targets)
+    usage: Usage = Field(default_factory=Usage)
 
 
 __all__ = ["SPEC_VERSION", "Spec"]

@@ -49,8 +49,8 @@ class RateLimitTier(StrictModel):
     burst: int = Field(default=0, ge=0, description="Requests above the rate accepted at once before 429.")
     daily_tokens: PositiveInt | None = Field(
         default=None,
-        description="Prompt + completion tokens per tenant per day. Not enforced yet (hxgen warns): the "
-        "access log records the tokens; the quota comes with usage accounting.",
+        description="Prompt + completion tokens each tenant of the tier may use per day (usage.time_zone); "
+        "beyond it the gateway answers 429 quota_exceeded until the day resets. Needs usage accounting.",
     )
 
 
@@ -72,6 +72,9 @@ class Tenant(StrictModel):
         pattern=r"^[^,=+\\\"<>;]+$",
         description="Common name of a client certificate (signed by tls.client_ca_file) that "
         "authenticates as this tenant without an API key: mTLS for service clients.",
+    )
+    daily_tokens: PositiveInt | None = Field(
+        default=None, description="This tenant's daily token quota, instead of its tier's daily_tokens."
     )
 
 
