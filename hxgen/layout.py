@@ -115,6 +115,7 @@ USAGE_VENV = f"{HX_ROOT}/usage"
 USAGE_STATE = "/var/lib/hx-usage"  # position.json; quota/ (contracts.usage.QUOTA_DIR) below it
 USAGE_PORT = 9746  # loopback: /metrics, and /v1/usage, /v1/feedback, /admin/usage behind the gateway
 USAGE_REPORT_SERVICE = "hx-usage-report"
+USAGE_DB_PASSWORD_FILE = f"{SECRETS_DIR}/usage/db.password"  # root:hx-usage 0640, a copy of the owner's
 
 
 def usage_reports_dir(data_dir: str) -> str:

@@ -27,6 +27,7 @@ class UsagePlan:
     database: str
     db_user: str
     """The database's owner: hx_retention prunes only tables it owns."""
+    db_password_file: str
     time_zone: str
     quotas: dict[str, int | None]
     """Every tenant the gateway knows -> its daily token quota (its own, else its tier's), or None."""
@@ -70,6 +71,7 @@ def build_usage_plan(spec: Spec, extra_tenants: tuple[str, ...] = ()) -> UsagePl
         db_port=pg.pgbouncer.port if bouncer else pg.port,
         database=db.name if db else "",
         db_user=db.owner if db else "",
+        db_password_file=layout.USAGE_DB_PASSWORD_FILE,
         time_zone=u.time_zone,
         quotas=tenant_quotas(spec) | {name: None for name in extra_tenants},
         models={m.public_name: m.name for m in spec.models},

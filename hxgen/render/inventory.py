@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
-from ..plan import ModelService, Plan
+from ..plan import ModelService, Plan, UsagePlan
 from .common import GROUP, INVENTORY_DIR, RENDERED_DIR, Artifact, sorted_keys, yaml_text
 from .endpoints import endpoint_vars
 
@@ -253,6 +253,8 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "audit_retention_days": a.retention_days,
             "audit_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{a.port}/metrics",
         }
+    if plan.usage is not None:
+        out["usage"] = _usage_vars(plan.usage)
     if plan.intrusion is not None:
         f2b = plan.intrusion
         out["fail2ban"] = {
@@ -263,6 +265,25 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
     for role, derived in endpoint_vars(out).items():
         out[role] |= derived
     return out
+
+
+def _usage_vars(u: UsagePlan) -> dict[str, Any]:
+    return {
+        "usage_service": u.service,
+        "usage_user": u.user,
+        "usage_port": u.port,
+        "usage_venv_dir": u.venv_dir,
+        "usage_config_file": u.config_file,
+        "usage_state_dir": u.state_dir,
+        "usage_quota_dir": u.quota_dir,
+        "usage_access_log": u.access_log,
+        "usage_db_user": u.db_user,
+        "usage_db_password_file": u.db_password_file,
+        "usage_reports_enabled": u.reports_enabled,
+        "usage_reports_dir": u.reports_dir,
+        "usage_report_service": u.report_service,
+        "usage_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{u.port}/metrics",
+    }
 
 
 def _backup_vars(plan: Plan) -> dict[str, Any]:
