@@ -8,6 +8,11 @@
 // rendered by hxgen from hx.yaml), which nginx preloads once per configuration load
 // (js_preload_object); the key hashes come from an nginx map (api-keys.map).
 //
+// With usage accounting (hx-usage), an inference request of a tenant with a daily token quota
+// also reads the tenant's quota state file, which hx-usage writes (see withinQuota), every
+// stream is asked for its usage chunk so that it is counted, and /v1/usage, /v1/feedback and
+// /admin/usage go to hx-usage once the caller is known.
+//
 // njs evaluates this module afresh for every request, so module-level state is per request,
 // and anything built here is paid for on every request: keep it small.
 //
