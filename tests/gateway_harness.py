@@ -38,6 +38,10 @@ class StagedGateway:
     error_log: Path
     https_url: str | None
     http_url: str
+    quota_dir: Path
+    """Where the gateway reads the quota state (hx-usage's files) from."""
+    usage_port: int
+    """Where the gateway expects hx-usage (when the spec runs it)."""
 
     @property
     def url(self) -> str:
@@ -100,12 +104,15 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     assert rendered.plan is not None, [d.format() for d in rendered.outcome.errors]
     spec = rendered.outcome.spec
     artifacts = {a.path: a.text for a in rendered.artifacts}
-    conf_dir, tls, logs, cache = (root / d for d in ("conf", "tls", "logs", "cache"))
-    for d in (conf_dir, tls, logs):
+    conf_dir, tls, logs, cache, quota = (root / d for d in ("conf", "tls", "logs", "cache", "quota"))
+    for d in (conf_dir, tls, logs, quota):
         d.mkdir(parents=True, exist_ok=True)
     shutil.copy(HANDLER, conf_dir / HANDLER.name)
-    for name in ("hx_config.json", "openapi.json"):
-        (conf_dir / name).write_text(artifacts[f"{NGINX_DIR}/{name}"])
+    (conf_dir / "openapi.json").write_text(artifacts[f"{NGINX_DIR}/openapi.json"])
+    njs_config = json.loads(artifacts[f"{NGINX_DIR}/hx_config.json"])
+    if njs_config["quota_dir"] is not None:
+        njs_config["quota_dir"] = str(quota)
+    (conf_dir / "hx_config.json").write_text(json.dumps(njs_config))
     (conf_dir / "api-keys.map").write_text(keys_map(api_keys, probe_key))
     # Scratch files must be readable by the workers; a production host keeps www-data.
     (conf_dir / "nginx-user.conf").write_text(nginx_user("root"))
@@ -117,6 +124,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     client_ca = make_ca(tls, "clients-ca")
 
     g = spec.gateway
+    usage_port = free_port()
     moves = {
         layout.GATEWAY_CONF_DIR: str(conf_dir),
         layout.GATEWAY_CACHE_DIR: str(cache),
@@ -124,6 +132,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
         "/var/log/nginx/error.log": str(logs / "error.log"),
         layout.gateway_access_log(spec.host.storage.logs_dir): str(logs / "gateway-access.log"),
         f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{free_port()};",
+        f"server {layout.ENGINE_BIND_ADDRESS}:{layout.USAGE_PORT};": f"server 127.0.0.1:{usage_port};",
     }
     for host_path, local in (
         (g.tls.cert_file or layout.GATEWAY_CERT, server_cert),
@@ -147,6 +156,8 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
         error_log=logs / "error.log",
         https_url=f"https://{addr}:{g.listen.https_port}" if g.tls.mode != "off" else None,
         http_url=f"http://{addr}:{g.listen.http_port}",
+        quota_dir=quota,
+        usage_port=usage_port,
     )
 
 

@@ -64,7 +64,14 @@ CASES = {
     "gateway": (
         "gateway.py",
         ("--quick",),
-        {"benchmark", "upstream", "gateway", "request", "duration_s", "tenants", "goal", "runs"},
+        {"benchmark", "upstream", "gateway", "request", "duration_s", "tenants", "quotas", "goal", "runs"},
+        {},
+    ),
+    # A tenant with a daily token quota (under it): the script checks the quota headers itself.
+    "gateway-quotas": (
+        "gateway.py",
+        ("--quick", "--quotas"),
+        {"benchmark", "tenants", "quotas", "goal", "runs"},
         {},
     ),
 }

@@ -171,6 +171,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
     engine_plan = build_engines_plan(spec)
     models = tuple(_model_service(spec, m, engine_plan.vllm.package) for m in spec.models)
     probe = build_probe_plan(spec)
+    usage = build_usage_plan(spec, _probe_tenants(probe)) if "usage" in roles else None
     return Plan(
         spec_file=spec_file,
         hosts=(host,),
@@ -178,7 +179,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         helper_ports=tuple(components.helper_ports(spec)),
         models=models,
         engines=engine_plan,
-        gateway=build_gateway_plan(spec, models, probe) if "gateway" in roles else None,
+        gateway=build_gateway_plan(spec, models, probe, usage) if "gateway" in roles else None,
         probe=probe,
         monitoring=build_monitoring_plan(spec, grafana="grafana" in roles),
         databases=build_databases_plan(spec, roles),
@@ -191,7 +192,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         audit=build_audit_plan(spec, gateway="gateway" in roles) if "audit" in roles else None,
         limits=build_limits_plan(list(roles), spec.gateway.memory_gb, spec.monitoring.memory_gb, probe is not None),
         intrusion=build_intrusion_plan(spec, roles),
-        usage=build_usage_plan(spec, _probe_tenants(probe)) if "usage" in roles else None,
+        usage=usage,
     )
 
 

@@ -18,12 +18,15 @@ from ..spec.gateway import ALL_MODELS
 if TYPE_CHECKING:
     from . import ModelService
     from .probes import ProbePlan
+    from .usage import UsagePlan
 
-# What each role may do. Endpoints below name the permission they need.
+# What each role may do. Endpoints below name the permission they need. "usage" is a tenant's
+# own usage and feedback on its own requests: only roles that may infer have any to meter.
+# "all_usage" is every tenant's usage, for those who watch the host.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "admin": ("models", "inference", "status", "metrics"),
-    "operator": ("models", "status", "metrics"),
-    "user": ("models", "inference"),
+    "admin": ("models", "inference", "usage", "status", "metrics", "all_usage"),
+    "operator": ("models", "status", "metrics", "all_usage"),
+    "user": ("models", "inference", "usage"),
     "readonly": ("models",),
 }
 
@@ -37,6 +40,8 @@ class Endpoint:
     summary: str
     task: str | None = None
     """The model task the endpoint needs (generate or embed), for inference endpoints."""
+    service: str | None = None
+    """"usage": answered by hx-usage behind the gateway, and served only when usage accounting runs."""
 
 
 API_ENDPOINTS = (
@@ -45,10 +50,21 @@ API_ENDPOINTS = (
     Endpoint("POST", "chat/completions", "inference", "Chat completion, streamed or not.", "generate"),
     Endpoint("POST", "completions", "inference", "Text completion, streamed or not.", "generate"),
     Endpoint("POST", "embeddings", "inference", "Embeddings of one or more inputs.", "embed"),
+    Endpoint(
+        "GET", "usage", "usage", "The caller's tokens today, against its daily quota, and per model.", service="usage"
+    ),  # fmt: skip
+    Endpoint("POST", "feedback", "usage", "Rate one of the caller's own requests (1 to 5).", service="usage"),
 )
 ADMIN_ENDPOINTS = (
     Endpoint("GET", "/admin/status", "status", "Health of every engine and the gateway's connection counts."),
     Endpoint("GET", "/admin/models/{model}/metrics", "metrics", "The engine's Prometheus metrics, as it serves them."),
+    Endpoint(
+        "GET",
+        "/admin/usage",
+        "all_usage",
+        "Every tenant's tokens today, against its quota, and per model.",
+        service="usage",
+    ),  # fmt: skip
 )
 
 
@@ -189,6 +205,16 @@ class GatewayTimeouts:
 
 
 @dataclass(frozen=True)
+class GatewayUsage:
+    """hx-usage as the gateway sees it: where the usage endpoints go, where the quota state is."""
+
+    port: int
+    """hx-usage's loopback port."""
+    quota_dir: str
+    """<tenant>.json per tenant with a quota (hxgen.contracts.usage), read on its inference requests."""
+
+
+@dataclass(frozen=True)
 class GatewayPlan:
     host: str
     """Where nginx runs."""
@@ -209,6 +235,17 @@ class GatewayPlan:
     route_upstreams: tuple[RouteUpstream, ...]
     cache_enabled: bool
     cache_max_entry_bytes: int
+    usage: GatewayUsage | None = None
+    """None without usage accounting: no quotas, no usage endpoints."""
+
+    @property
+    def api_endpoints(self) -> tuple[Endpoint, ...]:
+        """The endpoints served below each API version; the usage ones only with hx-usage."""
+        return tuple(e for e in API_ENDPOINTS if e.service is None or self.usage is not None)
+
+    @property
+    def admin_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in ADMIN_ENDPOINTS if e.service is None or self.usage is not None)
 
     @property
     def routes_resize(self) -> bool:
@@ -220,8 +257,8 @@ class GatewayPlan:
         return {
             "permissions": {role: list(perms) for role, perms in PERMISSIONS.items()},
             "endpoints": {
-                f"{e.method} {e.path}": {"permission": e.permission, "task": e.task}
-                for e in API_ENDPOINTS + ADMIN_ENDPOINTS
+                f"{e.method} {e.path}": {"permission": e.permission, "task": e.task, "service": e.service}
+                for e in self.api_endpoints + self.admin_endpoints
             },
             "versions": {
                 v.name: {
@@ -248,11 +285,16 @@ class GatewayPlan:
             "routes": self.routes,
             "cache": self.cache_enabled,
             "cache_max_entry_bytes": self.cache_max_entry_bytes,
+            "quota_dir": self.usage.quota_dir if self.usage else None,
         }
 
 
-def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: ProbePlan | None = None) -> GatewayPlan:
+def build_gateway_plan(
+    spec: Spec, models: tuple[ModelService, ...], probe: ProbePlan | None = None, usage: UsagePlan | None = None
+) -> GatewayPlan:
+    """usage: the usage plan when hx-usage runs; its quotas are what the gateway enforces."""
     g = spec.gateway
+    quotas = usage.quotas if usage else {}
     by_name = {m.name: m for m in spec.models}
     served = {m.name: m.public_name for m in spec.models}
     ports = {m.served_name: m.port for m in models}
@@ -286,6 +328,8 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: Prob
                 # The spec may name a model by its hx name; clients send the served name.
                 "models": ALL_MODELS if ALL_MODELS in t.models else sorted({served.get(n, n) for n in t.models}),
                 "client_cert_cn": t.client_cert_cn,
+                # Only hx-usage counts tokens: without it there is nothing to enforce against.
+                "daily_tokens": quotas.get(t.name),
             }
             for t in g.tenants
         }
@@ -302,6 +346,7 @@ def build_gateway_plan(spec: Spec, models: tuple[ModelService, ...], probe: Prob
         route_upstreams=tuple(u for ups in route_upstreams for u in ups),
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
+        usage=GatewayUsage(usage.port, usage.quota_dir) if usage else None,
     )
 
 
@@ -392,4 +437,12 @@ def _http_date(day: dt.date) -> str:
     return f"{weekday}, {day.day:02d} {month} {day.year} 00:00:00 GMT"
 
 
-__all__ = ["ADMIN_ENDPOINTS", "API_ENDPOINTS", "ERROR_PAGES", "PERMISSIONS", "GatewayPlan", "build_gateway_plan"]
+__all__ = [
+    "ADMIN_ENDPOINTS",
+    "API_ENDPOINTS",
+    "ERROR_PAGES",
+    "PERMISSIONS",
+    "GatewayPlan",
+    "GatewayUsage",
+    "build_gateway_plan",
+]

@@ -55,7 +55,9 @@ def build_probe_plan(spec: Spec) -> ProbePlan | None:
         health_path="/healthz",
         call_path=f"/{version}/{path}" if tier else None,
         call_body=json.dumps(body, separators=(",", ":")),
-        tenant={"role": "user", "tier": tier, "models": [name], "client_cert_cn": None} if tier else None,
+        tenant={"role": "user", "tier": tier, "models": [name], "client_cert_cn": None, "daily_tokens": None}
+        if tier
+        else None,
     )
 
 

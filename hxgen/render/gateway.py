@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from .. import layout
+from ..contracts import usage as usage_contract
 from ..plan import Plan
 from ..plan import gateway as policy
 from ..plan.gateway import ERROR_PAGES, ErrorPage, GatewayPlan
@@ -35,6 +36,14 @@ JS_VARS = (
     "hx_deprecation",
     "hx_sunset",
     "hx_client_path",
+    # The caller's daily token quota (response headers), "exceeded" on a refusal (access log),
+    # and the Retry-After of that refusal.
+    "hx_quota",
+    "hx_quota_limit",
+    "hx_quota_remaining",
+    "hx_quota_reset",
+    "hx_quota_retry_after",
+    "hx_usage_path",
 )
 
 
@@ -132,5 +141,21 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
             pid_file=layout.NGINX_PID_FILE,
             bind=layout.ENGINE_BIND_ADDRESS,
             status_port=layout.NGINX_STATUS_PORT,
+            quota={
+                "log_field": usage_contract.LOG_QUOTA_FIELD,
+                "limit_header": usage_contract.HEADER_QUOTA_LIMIT,
+                "remaining_header": usage_contract.HEADER_QUOTA_REMAINING,
+                "reset_header": usage_contract.HEADER_QUOTA_RESET,
+            },
+            usage=_usage(g),
         )
     )
+
+
+def _usage(gateway: GatewayPlan) -> dict | None:
+    if gateway.usage is None:
+        return None
+    return {
+        "port": gateway.usage.port,
+        "unavailable_error": _json_error("the usage service is unavailable", "server_error", "upstream_unavailable"),
+    }

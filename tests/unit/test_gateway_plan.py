@@ -121,3 +121,38 @@ def test_openapi_names_the_roles_of_every_operation(spec_data):
 def test_no_gateway_no_plan(spec_data):
     spec_data["gateway"] = {"enabled": False}
     assert gateway_of(spec_data).gateway is None
+
+
+def test_each_tenant_carries_its_daily_token_quota(spec_data):
+    spec_data["gateway"]["rate_limit_tiers"][0]["daily_tokens"] = 5000
+    spec_data["gateway"]["tenants"] += [{"name": "big", "tier": "standard", "daily_tokens": 90000}]
+    plan = gateway_of(spec_data)
+    assert plan.usage is not None
+    config = plan.gateway.njs_config()
+    assert {name: t["daily_tokens"] for name, t in config["tenants"].items()} == {
+        "app": 5000,
+        "big": 90000,
+        "hx-probe": None,
+    }
+    assert config["quota_dir"] == plan.usage.quota_dir
+
+
+def test_usage_endpoints_are_documented_only_with_usage_accounting(spec_data):
+    plan = gateway_of(spec_data)
+    doc = document(plan)
+    assert doc["paths"]["/v1/usage"]["get"]["x-hx-roles"] == ["admin", "user"]
+    assert doc["paths"]["/admin/usage"]["get"]["x-hx-roles"] == ["admin", "operator"]
+    feedback = doc["paths"]["/v1/feedback"]["post"]
+    assert set(feedback["responses"]) >= {"201", "400", "404", "503"}
+    rating = doc["components"]["schemas"]["Feedback"]["properties"]["rating"]
+    assert (rating["minimum"], rating["maximum"]) == (1, 5)
+    assert "GET usage" in plan.gateway.njs_config()["endpoints"]
+
+    spec_data["usage"] = {"enabled": False}
+    plan = gateway_of(spec_data)
+    assert plan.usage is None
+    doc = document(plan)
+    assert not {"/v1/usage", "/v1/feedback", "/admin/usage"} & set(doc["paths"])
+    config = plan.gateway.njs_config()
+    assert "GET usage" not in config["endpoints"] and config["quota_dir"] is None
+    assert "upstream hx_usage" not in next(a.text for a in render(plan) if a.path.endswith("nginx.conf"))

@@ -8,12 +8,18 @@
 // rendered by hxgen from hx.yaml), which nginx preloads once per configuration load
 // (js_preload_object); the key hashes come from an nginx map (api-keys.map).
 //
+// With usage accounting (hx-usage), an inference request of a tenant with a daily token quota
+// also reads the tenant's quota state file, which hx-usage writes (see withinQuota), every
+// stream is asked for its usage chunk so that it is counted, and /v1/usage, /v1/feedback and
+// /admin/usage go to hx-usage once the caller is known.
+//
 // njs evaluates this module afresh for every request, so module-level state is per request,
 // and anything built here is paid for on every request: keep it small.
 //
 // Names that come from a client (a model, a path, a certificate's common name) are looked up with
 // own(): an object's inherited properties (constructor, __proto__, toString) are never data.
 import crypto from 'crypto';
+import fs from 'fs';
 
 const config = hx_config;  // the global that js_preload_object defines
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -44,6 +50,52 @@ function fail(r, status, type, code, message) {
     r.headersOut['Content-Type'] = 'application/json';
     r.return(status, JSON.stringify({error: {message: message, type: type, code: code}}) + '\n');
     return null;
+}
+
+// The quota state of a tenant that has a daily token quota: {limit, used, resetsAt} (resetsAt in
+// Unix seconds, or null when unknown). hx-usage writes <quota_dir>/<tenant>.json after it has
+// counted the access log (hxgen.contracts.usage). Anything wrong with the file counts as nothing
+// used: a stopped hx-usage stops enforcement, never traffic.
+function quotaOf(tenant, limit) {
+    const state = {limit: limit, used: 0, resetsAt: null};
+    let file;
+    try {
+        file = JSON.parse(fs.readFileSync(config.quota_dir + '/' + tenant + '.json', 'utf8'));
+    } catch (e) {
+        return state;
+    }
+    if (file === null || typeof file.used_tokens !== 'number' || typeof file.resets_at !== 'number' ||
+            !isFinite(file.used_tokens) || !isFinite(file.resets_at)) {
+        return state;
+    }
+    if (Date.now() >= file.resets_at * 1000) {
+        return state;  // a new day, which hx-usage has not counted yet
+    }
+    state.used = Math.max(0, file.used_tokens);
+    state.resetsAt = file.resets_at;
+    return state;
+}
+
+// Sets the quota headers (nginx's add_header sends them on every answer, the engine's errors
+// too); answers 429 and returns false when the quota is used up.
+function withinQuota(r, caller) {
+    const limit = config.tenants[caller.name].daily_tokens;
+    if (limit === null || limit === undefined) {
+        return true;
+    }
+    const quota = quotaOf(caller.name, limit);
+    const reset = quota.resetsAt === null ? null : Math.max(1, Math.ceil(quota.resetsAt - Date.now() / 1000));
+    r.variables.hx_quota_limit = String(limit);
+    r.variables.hx_quota_remaining = String(Math.max(0, limit - quota.used));
+    r.variables.hx_quota_reset = reset === null ? '' : String(reset);
+    if (quota.used < limit) {
+        return true;
+    }
+    r.variables.hx_quota = 'exceeded';
+    r.variables.hx_quota_retry_after = String(reset);
+    fail(r, 429, 'rate_limit_error', 'quota_exceeded', 'tenant ' + caller.name + ' has used its daily quota of ' +
+        limit + ' tokens; it resets at ' + new Date(quota.resetsAt * 1000).toISOString() + ' (in ' + reset + ' s)');
+    return false;
 }
 
 function reply(r, document) {
@@ -246,14 +298,18 @@ function infer(r, caller, endpoint) {
         return fail(r, 400, 'invalid_request_error', 'wrong_endpoint', 'the model ' + JSON.stringify(requested) +
             (model.task === 'embed' ? ' serves embeddings: call /v1/embeddings' : ' generates text: call /v1/chat/completions or /v1/completions'));
     }
+    r.variables.hx_model = requested;
+    if (!withinQuota(r, caller)) {
+        return;
+    }
     if (route) {
         // Without a model an engine answers with the one it serves, so nginx may retry the same
         // body on another variant of the route if this one fails before answering.
         delete body.model;
     }
-    const forward = route ? JSON.stringify(body) : r.requestText;
+    const counted = countStream(endpoint, body);
+    const forward = route || counted ? JSON.stringify(body) : r.requestText;
     const cached = cacheable(r, endpoint, body);
-    r.variables.hx_model = requested;
     r.variables.hx_route = route ? requested : '';
     r.variables.hx_variant = variant;
     // A tenant learns which variant answered only if it may use every variant of the route.
@@ -265,6 +321,32 @@ function infer(r, caller, endpoint) {
     r.internalRedirect('@' + model.location + (body.stream === true ? '_stream' : ''));
 }
 
+// Usage accounting counts a stream's tokens from the usage chunk at its end, which an engine
+// sends only when asked: every stream is asked, as vLLM's --enable-force-include-usage would.
+// Returns whether the body changed.
+function countStream(endpoint, body) {
+    if (config.quota_dir === null || body.stream !== true || endpoint.task !== 'generate') {
+        return false;
+    }
+    const options = body.stream_options;
+    if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+        if (options.include_usage === true) {
+            return false;
+        }
+        options.include_usage = true;
+    } else {
+        body.stream_options = {include_usage: true};
+    }
+    return true;
+}
+
+// GET /v1/usage, POST /v1/feedback, GET /admin/usage: hx-usage answers, told who asks
+// (X-HX-Tenant, from $hx_tenant, replaces whatever the client sent).
+function toUsageService(r, path) {
+    r.variables.hx_usage_path = path;
+    r.internalRedirect('@hx_usage');
+}
+
 function findEndpoint(method, path) {
     let key = method + ' ' + path;
     if (/^models\/[^/]+$/.test(path)) {
@@ -274,7 +356,7 @@ function findEndpoint(method, path) {
     }
     const endpoint = own(config.endpoints, key);
     if (endpoint !== undefined) {
-        return {path: path, permission: endpoint.permission, task: endpoint.task};
+        return {path: path, permission: endpoint.permission, task: endpoint.task, service: endpoint.service};
     }
     const other = method === 'GET' ? 'POST' : 'GET';
     return own(config.endpoints, other + key.slice(method.length)) !== undefined ? 'method' : null;
@@ -331,6 +413,9 @@ function api(r) {
     if (endpoint === null) {
         return;
     }
+    if (endpoint.service === 'usage') {
+        return toUsageService(r, '/v1/' + endpoint.path);
+    }
     if (endpoint.path === 'models') {
         return reply(r, {object: 'list', data: visibleModels(caller).map(function (n) { return describe(caller, n); })});
     }
@@ -359,6 +444,9 @@ async function admin(r) {
     const endpoint = authorizeEndpoint(r, caller, r.uri);
     if (endpoint === null) {
         return;
+    }
+    if (endpoint.service === 'usage') {
+        return toUsageService(r, endpoint.path);
     }
     if (endpoint.path === '/admin/status') {
         // Not reply(r, await ...): njs 0.7 mis-compiles await inside call arguments.
