@@ -5,6 +5,7 @@ Exit codes:
   1  the spec has errors (or warnings, with --strict)
   2  the command could not run: bad arguments, or the spec file cannot be read
   3  --check found generated files that differ from what the spec renders
+  4  a data source could not be read (hxgen report: Prometheus or PostgreSQL)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .audit import add_audit_commands
 from .common import EXIT_INVALID, EXIT_OK, EXIT_STALE, EXIT_USAGE, usage
 from .keys import add_keys_commands
 from .render import add_render_command
+from .report import add_report_command
 from .schema import add_schema_command
 from .tls import add_tls_commands
 from .validate import add_validate_command
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     add_analyze_commands(sub)
     add_tls_commands(sub)
     add_audit_commands(sub)
+    add_report_command(sub)
     return parser
 
 

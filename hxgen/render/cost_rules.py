@@ -1,39 +1,21 @@
 """What the host and each model cost, per hour and per 1k tokens, and what the same tokens
-would have cost at the spec's reference API prices.
-
-A GPU's cost (hourly price, or purchase price over its amortisation years) is shared among
-the models on it in proportion to the GPU memory each may use. Energy is priced from what
-DCGM reports for each GPU, shared the same way, plus the host's own draw from the spec. A
-model on a CPU host costs only its share of the host's draw, split evenly.
+would have cost at the spec's reference API prices, as Prometheus recording rules. The cost
+model itself (GPU shares, energy, the host's own draw) is plan.costs, which the reports share.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from ..plan import Plan
 from ..plan.business import BusinessPlan
+from ..plan.costs import compared_models, gpu_shares, host_extra_per_hour, model_fixed_per_hour
 from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 # Prompt plus generated tokens per second; either alone where the other is not reported
 # (an embedding model generates nothing).
 TOKENS = '{__name__=~"hx:model_(prompt|generation)_tokens:rate5m"}'
-
-
-def gpu_shares(plan: Plan) -> dict[str, dict[int, float]]:
-    """model -> {gpu index: share of that GPU}; the shares of one GPU add up to 1."""
-    claims: dict[int, dict[str, float]] = defaultdict(dict)
-    for m in plan.models:
-        for g in m.gpus:
-            claims[g][m.name] = m.gpu_memory_utilization
-    shares: dict[str, dict[int, float]] = defaultdict(dict)
-    for g, by_model in claims.items():
-        total = sum(by_model.values())
-        for name, claim in by_model.items():
-            shares[name][g] = claim / total
-    return shares
 
 
 def _gpu_watts(shares: dict[int, float]) -> str:
@@ -43,10 +25,8 @@ def _gpu_watts(shares: dict[int, float]) -> str:
 
 
 def _model_cost(plan: Plan, business: BusinessPlan, shares: dict[int, float]) -> str:
-    fixed = business.per_gpu_hour * sum(shares.values())
+    fixed = model_fixed_per_hour(plan, business, shares)
     power = business.power
-    if power is not None and not shares and power.host_watts:
-        fixed += power.host_watts / len(plan.models) / 1000 * power.price_per_kwh  # a CPU host
     if power is None or not shares:
         return f"vector({promql.number(fixed)})"
     return f"vector({promql.number(fixed)}) + {_gpu_watts(shares)} / 1000 * {promql.number(power.price_per_kwh)}"
@@ -64,9 +44,7 @@ def cost_rules(plan: Plan, business: BusinessPlan) -> list[dict[str, Any]]:
         for m in plan.models
     ]
     # Beyond the models' shares: GPUs no model uses, and the host's own draw on a GPU host.
-    extra = _unallocated_per_hour(plan, business)
-    if business.power and business.power.host_watts and shares:
-        extra += business.power.host_watts / 1000 * business.power.price_per_kwh
+    extra = host_extra_per_hour(plan, business)
     host = "sum(hx:model_cost:per_hour)" + (f" + {promql.number(extra)}" if extra else "")
     rules.append({"record": "hx:host_cost:per_hour", "expr": host, "labels": currency})
     rules.append(
@@ -80,32 +58,19 @@ def cost_rules(plan: Plan, business: BusinessPlan) -> list[dict[str, Any]]:
     return rules + savings_rules(plan, business)
 
 
-def _unallocated_per_hour(plan: Plan, business: BusinessPlan) -> float:
-    """GPUs of the host that no model uses still cost their price."""
-    used = {g for m in plan.models for g in m.gpus}
-    idle = [g for _, g in plan.gpus if g.index not in used]
-    return business.per_gpu_hour * len(idle)
-
-
 def savings_rules(plan: Plan, business: BusinessPlan) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
-    for ref in business.reference_prices:
-        for name in ref.compare_with:
-            m = next((m for m in plan.models if name in (m.name, m.served_name)), None)
-            if m is None:
-                continue
-            match = f'model="{m.name}"'
-            prompt = f"hx:model_prompt_tokens:rate5m{{{match}}}"
-            generated = f"hx:model_generation_tokens:rate5m{{{match}}}"
-            per_hour = (
-                f"(\n  {prompt} * {promql.number(ref.input_per_million_tokens)}\n"
-                f"  + on (model) ({generated} * {promql.number(ref.output_per_million_tokens)} or {prompt} * 0)\n"
-                ") * 3600 / 1e6"
-            )
-            labels = {"model": m.name, "reference": ref.name, "currency": business.currency}
-            rules.append(
-                {"record": "hx:model_reference_cost:per_hour", "expr": promql.block(per_hour), "labels": labels}
-            )
+    for ref, m in compared_models(plan, business):
+        match = f'model="{m.name}"'
+        prompt = f"hx:model_prompt_tokens:rate5m{{{match}}}"
+        generated = f"hx:model_generation_tokens:rate5m{{{match}}}"
+        per_hour = (
+            f"(\n  {prompt} * {promql.number(ref.input_per_million_tokens)}\n"
+            f"  + on (model) ({generated} * {promql.number(ref.output_per_million_tokens)} or {prompt} * 0)\n"
+            ") * 3600 / 1e6"
+        )
+        labels = {"model": m.name, "reference": ref.name, "currency": business.currency}
+        rules.append({"record": "hx:model_reference_cost:per_hour", "expr": promql.block(per_hour), "labels": labels})
     if rules:
         rules.append(
             {
