@@ -80,6 +80,15 @@ class LogCursor:
             return self.path
         return next((path for path, st in self._rotated() if st.st_ino == inode), None)
 
+    def pin(self) -> Position:
+        """A cursor that has read nothing yet is pinned to the beginning of the live file (when
+        there is one), so that a rotation before its first line is followed too."""
+        if self.position.inode is None:
+            live = self._live_inode()
+            if live is not None:
+                self.position = Position(live, 0)
+        return self.position
+
     def _locate(self) -> Path | None:
         """The file the cursor reads next, after settling a start or a lost file; None: no log yet."""
         live = self._live_inode()
