@@ -23,7 +23,6 @@ OWNED_BY_LATER_ISSUE: dict[str, str] = {
     "targets.gateway_overhead_ms": "usage issue (the gateway's own latency series and alert)",
     "targets.gateway_overhead_at_rps": "usage issue (the gateway's own latency series and alert)",
     "models[].version": "operations issue (labels and the variant header)",
-    "gateway.rate_limit_tiers[].daily_tokens": "usage issue (token quotas from usage accounting)",
 }
 
 # Fields whose only effect is behind a switch that `hxgen validate` rejects today: they cannot
