@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -169,3 +173,25 @@ def test_the_report_and_feedback_queries_use_indexes_on_a_million_rows(tmp_path,
     )
     assert "Seq Scan" not in lookup and "requests_pkey" in lookup.replace("p20261201_pkey", "pkey"), lookup
     service.close()
+
+
+def test_serve_meters_writes_and_stops_on_sigterm(tmp_path, fresh):
+    """The command as systemd runs it: both loops and the HTTP side, in a process of its own."""
+    port = free_port()
+    cfg = config(tmp_path, fresh, listen={"address": "127.0.0.1", "port": port}, poll_s=0.1)
+    (tmp_path / "usage.json").write_text(cfg.model_dump_json())
+    append(tmp_path / "gateway-access.log", line("a", time=dt.datetime.now(dt.UTC).isoformat()))
+    argv = [sys.executable, "-m", "hxgen.usage.cli", "--config", str(tmp_path / "usage.json"), "serve"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        written = "SELECT CASE WHEN to_regclass('hx_usage.requests') IS NULL THEN 0 ELSE 1 END"
+        while fresh.sql(written) != "1" or fresh.sql("SELECT count(*) FROM hx_usage.requests") != "1":
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate(timeout=10)
+            time.sleep(0.1)
+        status, body = request(port, contract.USAGE_PATH, "acme")
+        assert status == 200 and body["quota"]["used_tokens"] == 15
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
