@@ -61,6 +61,21 @@ CASES = {
         {"get_100", "post_100", "status_404", "connect_refused", "timeout"},
         {name: LOADGEN_RESULT_KEYS for name in ("get_100", "post_100", "status_404", "connect_refused", "timeout")},
     ),
+    "usage": (
+        "usage.py",
+        ("--quick",),
+        {"usage"},
+        {
+            "usage": {
+                "lines",
+                "rows_written",
+                "meter_lines_per_s",
+                "meter_cpu_ms_per_1000_lines",
+                "catch_up_rows_per_s",
+                "catch_up_cpu_ms_per_1000_lines",
+            }
+        },
+    ),
     "gateway": (
         "gateway.py",
         ("--quick",),

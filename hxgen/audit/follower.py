@@ -1,19 +1,20 @@
-"""Follows the gateway's JSON access log with a durable position: the file's inode and the offset
-of the next unread line, kept in a state file. Rotation by rename is followed (the rest of the
-renamed file is read before the new one), a restart goes on from the saved position, and a
+"""Follows the gateway's JSON access log with a durable position (hxgen.logtail: the file's inode
+and the offset of the next unread line), kept in a state file. Rotation by rename is followed (the
+rest of the renamed file is read before the new one), a restart goes on from the saved position, and a
 request that was recorded just before a crash (its record written, the position not yet saved)
 is recognised by its request id and not recorded twice."""
 
 from __future__ import annotations
 
 import json
-import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..files import write_atomically
+from ..logtail import LogCursor, Position
 
 ADMIN_CALL = "admin-call"
 UNAUTHORIZED = 401
@@ -57,96 +58,44 @@ class AccessLogFollower:
         self.admin_prefix = admin_prefix.rstrip("/")
         self.last_recorded_request = last_recorded_request
         self.counts = Counts()
-        self._file: BinaryIO | None = None
-        self._inode: int | None = None
-        self._offset = 0
-        self._load_state()
+        self.cursor = LogCursor(access_log, self._load_state(), self._lost)
 
-    # -- position -----------------------------------------------------------------------------
-    def _load_state(self) -> None:
+    # -- position (the same state file as before the shared cursor: {"inode", "offset"}) ---------
+    def _load_state(self) -> Position:
         try:
-            state = json.loads(self.state_file.read_text(encoding="utf-8"))
-            self._inode, self._offset = int(state["inode"]), int(state["offset"])
-        except (OSError, ValueError, KeyError, TypeError):
-            self._inode, self._offset = None, 0
+            return Position.from_json(json.loads(self.state_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return Position()
 
     def _save_state(self) -> None:
-        if self._inode is None:
+        if self.cursor.position.inode is None:
             return
-        write_atomically(self.state_file, json.dumps({"inode": self._inode, "offset": self._offset}) + "\n", 0o640)
+        write_atomically(self.state_file, json.dumps(self.cursor.position.to_json()) + "\n", 0o640)
 
-    def _find_by_inode(self, inode: int) -> Path | None:
-        """The renamed file that had the saved inode (access.log.1 after a rotation), if still here."""
-        directory = self.access_log.parent
-        for path in sorted(directory.glob(self.access_log.name + "*")):
-            try:
-                if path.stat().st_ino == inode and path.is_file():
-                    return path
-            except OSError:
-                continue
-        return None
+    @staticmethod
+    def _lost(position: Position) -> None:
+        print(
+            f"hx-audit: the access log with inode {position.inode} is gone before it was read to its end "
+            f"(from offset {position.offset}); admin calls in its rest are not recorded",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # -- reading ------------------------------------------------------------------------------
     def poll(self) -> int:
         """Read every complete line written since the last poll; returns how many were read."""
-        read = 0
-        try:
-            current = self.access_log.stat()
-        except FileNotFoundError:
-            current = None
-        if self._file is None and self._inode is not None and (current is None or current.st_ino != self._inode):
-            old = self._find_by_inode(self._inode)
-            if old is not None:  # restarted after a rotation: finish the renamed file first
-                self._open(old, self._inode, self._offset)
-        if self._file is not None and current is not None and current.st_ino != self._inode:
-            read += self._drain()  # rotated while we were reading it: the rest, then the new file
-            self._close()
-            self._inode, self._offset = current.st_ino, 0
-            self._save_state()
-        if current is None:
-            if self._file is not None:
-                read += self._drain()
-            return read
-        if self._file is None:
-            offset = self._offset if self._inode == current.st_ino else 0
-            if offset > current.st_size:  # truncated in place: start again from its beginning
-                offset = 0
-            self._open(self.access_log, current.st_ino, offset)
-        elif current.st_size < self._offset:
-            self._offset = 0
-            self._file.seek(0)
-        read += self._drain()
-        return read
-
-    def _open(self, path: Path, inode: int, offset: int) -> None:
-        self._file = path.open("rb")
-        self._inode, self._offset = inode, offset
-        self._file.seek(offset)
-
-    def _close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._file = None
-
-    def close(self) -> None:
-        self._close()
-
-    def _drain(self) -> int:
-        assert self._file is not None
-        self._file.seek(self._offset)
-        data = self._file.read()
-        end = data.rfind(b"\n")
-        if end < 0:
-            return 0
-        lines = data[: end + 1].split(b"\n")[:-1]
         count = 0
-        for raw in lines:
-            self._offset += len(raw) + 1
+        before = self.cursor.position
+        for raw, _position in self.cursor.lines():
             count += 1
             if self._handle(raw):
                 self._save_state()  # the record is written: move past its line at once
-        self._save_state()
+        if self.cursor.position != before:
+            self._save_state()
         return count
+
+    def close(self) -> None:
+        """Nothing is held open between polls; kept for the service's shutdown."""
 
     def _handle(self, raw: bytes) -> bool:
         """Count the line; True when it produced a record."""
@@ -171,10 +120,3 @@ class AccessLogFollower:
         self.record(detail)
         self.last_recorded_request = detail["request_id"] or None
         return True
-
-
-def inode_of(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except FileNotFoundError:
-        return None

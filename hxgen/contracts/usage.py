@@ -99,7 +99,7 @@ QUOTA_REFUSALS_TOTAL = "hx_usage_quota_refusals_total"  # {tenant}
 DB_QUERY_SECONDS = "hx_usage_db_query_seconds"  # histogram {statement}: insert, feedback, usage
 DB_UP = "hx_usage_db_up"  # gauge: 1 when the last write to PostgreSQL succeeded
 ROWS_WRITTEN_TOTAL = "hx_usage_rows_written_total"  # rows inserted (a replayed row counts once)
-LOG_LINES_TOTAL = "hx_usage_log_lines_total"  # {result: counted, unreadable}
+LOG_LINES_TOTAL = "hx_usage_log_lines_total"  # {result: counted, unreadable, lost (rotated away unstored)}
 BACKLOG_BYTES = "hx_usage_backlog_bytes"  # gauge: access-log bytes read but not yet in PostgreSQL
 LAST_ROW_TIMESTAMP = "hx_usage_last_row_timestamp_seconds"  # gauge: time of the newest row written
 
