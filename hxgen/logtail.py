@@ -4,7 +4,9 @@ restart and a rotation. hx-audit and hx-usage follow the gateway's access log wi
 
 Rotation: when the live file's inode is no longer the cursor's, the cursor finds its file by inode
 among `<name>*` (access.log.1, access.log-20261202, ...), reads it to its end, then goes on with the
-next newer file, and finally the live one, from its beginning. A file truncated in place (size
+next newer file, and finally the live one, from its beginning; it leaves a renamed file only once
+nginx has reopened its log (see LogCursor._final), so the lines written between the rename and
+the reopen are read too. A file truncated in place (size
 below the offset) is read again from its start. When the cursor's file is gone altogether
 (compressed or deleted before it was finished), `on_lost` is told and the cursor starts on the
 live file: what was left in the old one cannot be read any more.
@@ -18,11 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK_BYTES = 1 << 20
+REOPEN_GRACE_S = 2.0
 # Rotated files that are no longer plain text: the cursor cannot finish those.
 COMPRESSED = (".gz", ".xz", ".bz2", ".zst")
 
@@ -117,6 +121,19 @@ class LogCursor:
                 return inodes[index + 1]
         return self._live_inode()
 
+    def _final(self, rotated: Path, following: int) -> bool:
+        """Whether a rotated file can get no more lines. logrotate renames the log and creates the
+        new one before nginx reopens its logs (USR1), and until each worker has reopened, lines
+        still go to the renamed file: it is final once the next file has lines (some worker has
+        reopened) and it has not been written for REOPEN_GRACE_S (the others have too)."""
+        next_path = self.path if self._live_inode() == following else self._file_of(following)
+        try:
+            if next_path is None or next_path.stat().st_size == 0:
+                return False
+            return time.time() - rotated.stat().st_mtime >= REOPEN_GRACE_S
+        except FileNotFoundError:
+            return True  # the rotated file is gone: nothing more to wait for
+
     # -- reading -----------------------------------------------------------------------------------
     def lines(self, stop_at: Position | None = None) -> Iterator[tuple[bytes, Position]]:
         """Every complete line from the position on, each with the position after it (which is also
@@ -134,7 +151,7 @@ class LogCursor:
             if self.position.inode != inode or path == self.path and self._live_inode() == inode:
                 return  # the live file's end (a rotation now is seen on the next call)
             following = self._after(inode)
-            if following is None or following == inode:
+            if following is None or following == inode or not self._final(path, following):
                 return
             self.position = Position(following, 0)
 

@@ -10,6 +10,7 @@ import json
 import time
 
 import pytest
+from log_rotation import rotate
 from pg_harness import pg_cluster
 from usage_harness import Clock, append, config, line
 
@@ -104,7 +105,7 @@ def test_rotation_by_rename_loses_nothing(tmp_path, fresh):
     service = Service(config(tmp_path, fresh), now=Clock())
     step(service)
     append(log, line("b"))  # after the last read, before the rotation
-    log.rename(tmp_path / "gateway-access.log.1")
+    rotate(log)
     append(log, line("c"))
     step(service)
     assert rows(fresh) == ["a", "b", "c"]
@@ -143,7 +144,7 @@ def test_an_outage_grows_the_backlog_metering_goes_on_then_every_row_lands_once(
     stop()
     try:
         append(log, *(line(f"during-{i:02d}") for i in range(20)))
-        log.rename(tmp_path / "gateway-access.log.1")  # a rotation during the outage, too
+        rotate(log)  # a rotation during the outage, too
         append(log, line("after-rotation"))
         service.meter_step()
         assert quota(tmp_path)["used_tokens"] == 15 * 22  # metering did not wait
@@ -171,7 +172,7 @@ def test_a_log_removed_before_the_database_caught_up_is_counted_as_lost(tmp_path
     try:
         append(log, line("a"), line("b"))
         service.meter_step()
-        log.rename(tmp_path / "gateway-access.log.1")
+        rotate(log)
         append(log, line("c"))
         service.meter_step()
         (tmp_path / "gateway-access.log.1").unlink()  # compressed or deleted before the catch-up
