@@ -21,6 +21,7 @@ from . import (
     slo_rules,
     systemd,
     target_rules,
+    usage_rules,
 )
 from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
 
@@ -42,6 +43,7 @@ RENDERERS = (
     target_rules.render,
     limits.render,
     fail2ban.render,
+    usage_rules.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).
