@@ -44,9 +44,7 @@ class UsagePlan:
 
 def tenant_quotas(spec: Spec) -> dict[str, int | None]:
     tiers = {t.name: t.daily_tokens for t in spec.gateway.rate_limit_tiers}
-    return {
-        t.name: t.daily_tokens if t.daily_tokens is not None else tiers.get(t.tier) for t in spec.gateway.tenants
-    }
+    return {t.name: t.daily_tokens if t.daily_tokens is not None else tiers.get(t.tier) for t in spec.gateway.tenants}
 
 
 def build_usage_plan(spec: Spec, extra_tenants: tuple[str, ...] = ()) -> UsagePlan:

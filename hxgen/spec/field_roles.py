@@ -21,7 +21,6 @@ VALIDATION_ONLY: dict[str, str] = {
 # issue named.
 OWNED_BY_LATER_ISSUE: dict[str, str] = {
     "models[].version": "operations issue (labels and the variant header)",
-    "gateway.rate_limit_tiers[].daily_tokens": "usage issue (token quotas from usage accounting)",
 }
 
 # Fields whose only effect is behind a switch that `hxgen validate` rejects today: they cannot
