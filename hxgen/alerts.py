@@ -98,3 +98,11 @@ def unbalanced(expr: str) -> str | None:
 AUDIT_CHAIN_BROKEN = "HxAuditChainBroken"
 AUDIT_HEAD_STALE = "HxAuditHeadStale"
 GENERATED = GENERATED | {AUDIT_CHAIN_BROKEN, AUDIT_HEAD_STALE}
+
+# Usage accounting (hxgen/render/usage_rules.py): the gateway's own answers and hx-usage's health.
+GATEWAY_ERRORS = "HxGatewayErrors"
+GATEWAY_OVERHEAD = "HxGatewayOverhead"
+USAGE_DOWN = "HxUsageDown"
+USAGE_BACKLOG = "HxUsageBacklog"
+USAGE_SLOW_QUERIES = "HxUsageSlowQueries"
+GENERATED = GENERATED | {GATEWAY_ERRORS, GATEWAY_OVERHEAD, USAGE_DOWN, USAGE_BACKLOG, USAGE_SLOW_QUERIES}

@@ -115,6 +115,8 @@ USAGE_VENV = f"{HX_ROOT}/usage"
 USAGE_STATE = "/var/lib/hx-usage"  # position.json; quota/ (contracts.usage.QUOTA_DIR) below it
 USAGE_PORT = 9746  # loopback: /metrics, and /v1/usage, /v1/feedback, /admin/usage behind the gateway
 USAGE_REPORT_SERVICE = "hx-usage-report"
+# The spec the host was converged from (copied by the usage role): the reports read it.
+HOST_SPEC_FILE = f"{CONFIG_ROOT}/hx.yaml"
 USAGE_DB_PASSWORD_FILE = f"{SECRETS_DIR}/usage/db.password"  # root:hx-usage 0640, a copy of the owner's
 
 

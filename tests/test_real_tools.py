@@ -204,6 +204,7 @@ RULE_TESTS = {
     "tgi-gpu.test.yml": DATA / "promtool/tgi-gpu.hx.yaml",  # families only a GPU host or TGI renders
     "hx-audit.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-service-targets.test.yml": ROOT / "hx.yaml",  # targets.embeddings_ms needs an embedding model
+    "hx-usage.test.yml": ROOT / "hx.yaml",
 }
 
 

@@ -9,23 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from .. import components
 from ..diagnostics import Diagnostic, error, warning
 from ..spec import Spec
 from .sections import reads
+from .service_levels import usage_missing
 
 GATEWAY_OVERHEAD_FIELDS = ("gateway_overhead_ms", "gateway_overhead_at_rps")
 
 
-@reads("targets")
+@reads(*components.READS, "targets")
 def gateway_overhead(spec: Spec) -> Iterator[Diagnostic]:
+    """The gateway's own latency comes from usage accounting (HxGatewayOverhead); without it,
+    a target written down would promise what nothing watches."""
+    if "usage" in components.enabled_roles(spec):
+        return
     for name in GATEWAY_OVERHEAD_FIELDS:
         if name in spec.targets.model_fields_set:
             yield warning(
-                "not-enforced",
-                "accepted but not enforced yet: the gateway has no latency series "
-                "of its own to alert on (the usage issue adds it)",
+                "not-measured",
+                f"has no effect: usage accounting is off ({usage_missing(spec)}), and only it measures "
+                "the latency the gateway adds",
                 ("targets", name),
-                hint="remove it for now, or keep it to record the intent (benchmarks/ measures the overhead)",
+                hint="enable usage accounting, or remove the target (benchmarks/ measures the overhead)",
             )
 
 

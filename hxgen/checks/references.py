@@ -115,6 +115,14 @@ def collections(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
+@reads("usage", "databases")
+def usage_database(spec: Spec) -> Iterator[Diagnostic]:
+    name = spec.usage.database
+    declared = [d.name for d in spec.databases.postgres.databases]
+    if spec.usage.enabled and name is not None and name not in declared:
+        yield _unresolved(name, declared, "PostgreSQL database", ("usage", "database"))
+
+
 @reads("databases")
 def connection_pool(spec: Spec) -> Iterator[Diagnostic]:
     pg = spec.databases.postgres
@@ -167,4 +175,7 @@ def business(spec: Spec) -> Iterator[Diagnostic]:
                 yield _unresolved(model, names, "model", ("business", "reference_prices", i, "compare_with", j))
 
 
-CHECKS = (gpu_assignments, tenants, probe_tenant, probes, routes, collections, connection_pool, alerting, business)
+CHECKS = (
+    gpu_assignments, tenants, probe_tenant, probes, routes, collections, usage_database, connection_pool, alerting,
+    business,
+)

@@ -196,7 +196,7 @@ def quotas(spec: Spec) -> Iterator[Diagnostic]:
     if "usage" in components.enabled_roles(spec):
         return
     g = spec.gateway
-    why = _usage_missing(spec)
+    why = usage_missing(spec)
     places = [("rate_limit_tiers", i) for i, t in enumerate(g.rate_limit_tiers) if t.daily_tokens is not None]
     places += [("tenants", i) for i, t in enumerate(g.tenants) if t.daily_tokens is not None]
     for section, i in places:
@@ -208,7 +208,7 @@ def quotas(spec: Spec) -> Iterator[Diagnostic]:
         )
 
 
-def _usage_missing(spec: Spec) -> str:
+def usage_missing(spec: Spec) -> str:
     if not spec.usage.enabled:
         return "usage.enabled is false"
     if not spec.databases.postgres.enabled:

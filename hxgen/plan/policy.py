@@ -19,6 +19,11 @@ class TargetsPlan:
     """p95 of the embedding models' end-to-end latency (an alert, render/target_rules)."""
     mttr_minutes: float
     """A model service down longer than this pages (render/target_rules)."""
+    error_rate_percent: float
+    """The gateway's 5xx share above this opens a ticket (render/usage_rules), as a model's does."""
+    gateway_overhead_ms: float
+    gateway_overhead_at_rps: float
+    """The p99 the gateway may add, and the request rate from which that promise holds (usage_rules)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ def build_targets_plan(spec: Spec) -> TargetsPlan:
         t.vector_search_ms,
         embeddings_ms=t.embeddings_ms,
         mttr_minutes=t.mttr_minutes,
+        error_rate_percent=t.error_rate_percent,
+        gateway_overhead_ms=t.gateway_overhead_ms,
+        gateway_overhead_at_rps=t.gateway_overhead_at_rps,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import layout
+from .. import addresses, layout
 from ..contracts import usage as contract
 from ..spec import Spec
 
@@ -37,6 +37,10 @@ class UsagePlan:
     reports_dir: str
     reports_keep: int
     report_service: str
+    prometheus_url: str
+    """Where the reports read service levels, latencies, forecasts and alerts."""
+    spec_file: str
+    """The spec on the host (layout.HOST_SPEC_FILE), which the reports read prices and targets from."""
 
     @property
     def any_quota(self) -> bool:
@@ -53,7 +57,8 @@ def build_usage_plan(spec: Spec, extra_tenants: tuple[str, ...] = ()) -> UsagePl
     gateway's own tenants (the probe's), which have no quota."""
     pg = spec.databases.postgres
     u = spec.usage
-    db = next((d for d in pg.databases if d.name == u.database), pg.databases[0]) if pg.databases else None
+    # references.usage_database checks the name; without one, the first database.
+    db = next((d for d in pg.databases if d.name == (u.database or pg.databases[0].name)), None)
     bouncer = pg.pgbouncer.enabled
     return UsagePlan(
         host=spec.host.name,
@@ -77,4 +82,6 @@ def build_usage_plan(spec: Spec, extra_tenants: tuple[str, ...] = ()) -> UsagePl
         reports_dir=layout.usage_reports_dir(spec.host.storage.data_dir),
         reports_keep=u.reports.keep,
         report_service=layout.USAGE_REPORT_SERVICE,
+        prometheus_url=addresses.url("http", "127.0.0.1", spec.monitoring.prometheus_port, ""),
+        spec_file=layout.HOST_SPEC_FILE,
     )

@@ -22,6 +22,7 @@ from . import (
     systemd,
     target_rules,
     usage,
+    usage_rules,
 )
 from .common import INVENTORY_DIR, RENDERED_DIR, Artifact
 
@@ -44,6 +45,7 @@ RENDERERS = (
     limits.render,
     fail2ban.render,
     usage.render,
+    usage_rules.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

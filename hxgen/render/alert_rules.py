@@ -36,7 +36,9 @@ def watchdog() -> dict:
     )
 
 
-def target_alerts() -> list[dict]:
+def target_alerts(plan: Plan) -> list[dict]:
+    # Jobs with a down alert of their own, which says what their absence means.
+    own = ["node", "model-.+"] + (["usage"] if plan.usage is not None else [])
     return [
         alert(
             alerts.HOST_DOWN,
@@ -56,7 +58,7 @@ def target_alerts() -> list[dict]:
         ),
         alert(
             alerts.TARGET_DOWN,
-            'up{job!~"node|model-.+"} == 0',
+            f'up{{job!~"{"|".join(own)}"}} == 0',
             "5m",
             "ticket",
             "{{ $labels.job }} is down",
@@ -201,7 +203,7 @@ def rule_groups(plan: Plan) -> dict[str, Any]:
     interval = f"{plan.monitoring.evaluation_interval_s}s"
     groups = [
         {"name": "hx-watchdog", "interval": interval, "rules": [watchdog()]},
-        {"name": "hx-targets", "interval": interval, "rules": target_alerts()},
+        {"name": "hx-targets", "interval": interval, "rules": target_alerts(plan)},
         {"name": "hx-host", "interval": interval, "rules": host_alerts(plan)},
         {"name": "hx-engines", "interval": interval, "rules": engine_alerts()},
     ]

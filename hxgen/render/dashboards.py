@@ -14,9 +14,21 @@ from typing import Any
 
 from .. import layout
 from ..plan import ModelService, Plan
-from . import predictive_rules
+from . import predictive_rules, usage_rules
 from .common import RENDERED_DIR, Artifact, yaml_text
-from .grafana import DATASOURCE_UID, WIDTH, Grid, above, below, dashboard, stat, table, timeseries, up_stat
+from .grafana import (
+    DATASOURCE_UID,
+    WIDTH,
+    Grid,
+    above,
+    bar_gauge,
+    below,
+    dashboard,
+    stat,
+    table,
+    timeseries,
+    up_stat,
+)
 from .json_emitter import json_text
 
 DASHBOARDS_DIR = f"{RENDERED_DIR}/grafana/dashboards"
@@ -467,10 +479,13 @@ def integrations(plan: Plan) -> dict[str, Any]:
     if db.postgres is not None:
         databases = "|".join(d.name for d in db.postgres.databases)
         _postgres_section(grid, databases)
+        _statements_section(grid)
         if db.pgbouncer is not None:
             _pgbouncer_section(grid, databases, plan.targets.sql_latency_ms)
     if db.qdrant is not None:
         _qdrant_section(grid, plan.targets.vector_search_ms)
+    if plan.usage is not None:  # last, so that the sections above keep their panel ids
+        _usage_section(grid, plan)
     return dashboard(
         plan,
         UID_INTEGRATIONS,
@@ -772,11 +787,14 @@ def business(plan: Plan) -> dict[str, Any]:
         w=WIDTH,
         h=4 + 2 * len(plan.models),
     )
+    if plan.usage is not None:  # last, so that the sections above keep their panel ids
+        _tenant_section(grid, plan.business.currency if plan.business else None)
     return dashboard(
         plan,
         UID_BUSINESS,
         "hx / Business",
         "Traffic and tokens per model"
+        + (", per tenant" if plan.usage else "")
         + (f", what the host and each model cost in {plan.business.currency}" if plan.business else "")
         + ", and whether each model meets its SLOs.",
         grid,
@@ -826,3 +844,227 @@ def _cost_section(grid: Grid, currency: str, savings: bool) -> None:
             ),
             w=WIDTH,
         )
+
+
+TOP_STATEMENTS = 10
+
+# Per tenant, from hx-usage's recording rules (usage_rules.py); only with usage accounting.
+TOP_TENANTS = 10
+_IN_RANGE = "sum by (tenant) (avg_over_time({}[$__range])) * $__range_s"
+
+
+def _tenant_section(grid: Grid, currency: str | None) -> None:
+    u = usage_rules
+    grid.row("Tenants (hx-usage)")
+    grid.add(
+        timeseries(
+            "Requests per second by tenant",
+            f"Requests the gateway answered per tenant, any status ({u.TENANT_REQUESTS}). Tenant '-': "
+            "requests that did not authenticate.",
+            [(u.TENANT_REQUESTS, "{{tenant}}")],
+            "reqps",
+            stack=True,
+        )
+    )
+    grid.add(
+        timeseries(
+            "Tokens per second by tenant",
+            f"Prompt plus completion tokens per tenant, as the gateway's answers report them ({u.TENANT_TOKENS}).",
+            [(u.TENANT_TOKENS, "{{tenant}}")],
+            "suffix: tok/s",
+            stack=True,
+        )
+    )
+    grid.add(
+        bar_gauge(
+            f"Top {TOP_TENANTS} tenants by tokens",
+            "Tokens per tenant over the dashboard's time range (the mean of the 5-minute rate times the range).",
+            f"topk({TOP_TENANTS}, {_IN_RANGE.format(u.TENANT_TOKENS)})",
+            "{{tenant}}",
+            "short",
+        )
+    )
+    grid.add(
+        timeseries(
+            "Server errors by tenant",
+            f"Share of each tenant's requests answered with 5xx ({u.TENANT_ERRORS}).",
+            [(u.TENANT_ERRORS, "{{tenant}}")],
+            "percentunit",
+        )
+    )
+    grid.add(
+        timeseries(
+            "Cache hit ratio by tenant",
+            f"Share of each tenant's requests answered from the gateway's response cache ({u.TENANT_CACHE_HITS}).",
+            [(u.TENANT_CACHE_HITS, "{{tenant}}")],
+            "percentunit",
+            maximum=1,
+        )
+    )
+    grid.add(
+        bar_gauge(
+            "Quota used today",
+            f"Share of each tenant's daily token quota used since the quota day began ({u.TENANT_QUOTA_USED}); "
+            "a tenant without a quota has no bar. At 100 % the gateway refuses its inference requests (429).",
+            u.TENANT_QUOTA_USED,
+            "{{tenant}}",
+            "percentunit",
+            maximum=1,
+            thresholds=[
+                {"color": "green", "value": None},
+                {"color": "orange", "value": 0.8},
+                {"color": "red", "value": 1},
+            ],
+        )
+    )
+    if currency is not None:
+        _tenant_cost_panels(grid, currency)
+    grid.add(
+        table(
+            "Satisfaction by tenant and model",
+            f"Mean rating (1 to 5) of the feedback given over the last day ({u.TENANT_MODEL_RATING}), and how "
+            "many ratings it is the mean of. Empty: no feedback in a day.",
+            [
+                (f"max by (tenant, model) ({u.TENANT_MODEL_RATING})", "mean rating, 1 d", "short", None),
+                (
+                    "sum by (tenant, model) (increase(hx_usage_feedback_total[1d]))",
+                    "ratings, 1 d",
+                    "short",
+                    None,
+                ),
+            ],
+            keys=("tenant", "model"),
+        ),
+        w=WIDTH,
+    )
+
+
+def _tenant_cost_panels(grid: Grid, currency: str) -> None:
+    unit = _CURRENCY_UNITS.get(currency, f"suffix: {currency}")
+    grid.add(
+        timeseries(
+            "Cost per hour by tenant",
+            "Each model's cost per hour shared among its tenants by their tokens (hx:tenant_cost:per_hour).",
+            [("hx:tenant_cost:per_hour", "{{tenant}}")],
+            unit,
+            stack=True,
+        ),
+        w=12,
+    )
+    grid.add(
+        bar_gauge(
+            f"Top {TOP_TENANTS} tenants by cost",
+            "Cost per tenant over the dashboard's time range (the mean hourly cost times the hours).",
+            f"topk({TOP_TENANTS}, {_IN_RANGE.format('hx:tenant_cost:per_hour')} / 3600)",
+            "{{tenant}}",
+            unit,
+        ),
+        w=12,
+    )
+    grid.add(
+        table(
+            "Tenants in the selected time range",
+            "Per tenant over the dashboard's time range: requests, tokens, cost, and what the same tokens "
+            "would have cost at the reference prices minus that cost (hx:tenant_savings:per_hour, all "
+            "references together; empty without reference prices for its models).",
+            [
+                (_IN_RANGE.format(usage_rules.TENANT_REQUESTS), "requests", "short", None),
+                (_IN_RANGE.format(usage_rules.TENANT_TOKENS), "tokens", "short", None),
+                (f"{_IN_RANGE.format('hx:tenant_cost:per_hour')} / 3600", "cost", unit, None),
+                (f"{_IN_RANGE.format('hx:tenant_savings:per_hour')} / 3600", "savings", unit, None),
+            ],
+            keys=("tenant",),
+        ),
+        w=WIDTH,
+    )
+
+
+def _usage_section(grid: Grid, plan: Plan) -> None:
+    u, t = usage_rules, plan.targets
+    grid.row("Gateway answers and usage accounting (hx-usage)")
+    grid.add(up_stat("hx-usage up", "Whether Prometheus scrapes hx-usage (up).", 'up{job="usage"}', "hx-usage"), w=3)
+    grid.add(
+        up_stat(
+            "Writes to PostgreSQL",
+            "Whether hx-usage's last write to PostgreSQL succeeded (hx_usage_db_up).",
+            'min(hx_usage_db_up{job="usage"})',
+            "database",
+        ),
+        w=3,
+    )
+    grid.add(
+        timeseries(
+            "Gateway answers by status class",
+            f"Everything the gateway answered per second, by status class ({u.GATEWAY_REQUESTS}); "
+            "502/503/504 include engines it could not reach.",
+            [(u.GATEWAY_REQUESTS, "{{status_class}}")],
+            "reqps",
+            stack=True,
+        ),
+        w=6,
+    )
+    grid.add(
+        timeseries(
+            "Latency the gateway adds",
+            "Request time minus the engine's, p50 and p99 per model (hx:model_gateway_added_seconds:p50_5m, "
+            f"_p99_5m) and p99 of all ({u.GATEWAY_ADDED}). Dashed line: targets.gateway_overhead_ms "
+            f"({t.gateway_overhead_ms:g} ms at {t.gateway_overhead_at_rps:g} req/s and more).",
+            [
+                (f"hx:model_gateway_added_seconds:p50_{u.WINDOW}", "{{model}} p50"),
+                (f"hx:model_gateway_added_seconds:p99_{u.WINDOW}", "{{model}} p99"),
+                (u.GATEWAY_ADDED, "all p99"),
+            ],
+            "s",
+            thresholds=above(t.gateway_overhead_ms / 1000),
+        ),
+        w=12,
+    )
+    grid.add(
+        timeseries(
+            "Usage queries, p95",
+            f"p95 of hx-usage's queries through PgBouncer per statement ({u.USAGE_QUERY_P95}, from its own "
+            f"histogram; pg_stat_statements has no percentiles). Dashed line: targets.sql_latency_ms "
+            f"({t.sql_latency_ms:g} ms).",
+            [(u.USAGE_QUERY_P95, "{{statement}}")],
+            "s",
+            thresholds=above(t.sql_latency_ms / 1000),
+        ),
+        w=12,
+    )
+    grid.add(
+        timeseries(
+            "Backlog",
+            "Access-log bytes hx-usage has read but not yet written to PostgreSQL (hx_usage_backlog_bytes).",
+            [('sum(hx_usage_backlog_bytes{job="usage"})', "backlog")],
+            "bytes",
+        ),
+        w=12,
+    )
+
+
+def _statements_section(grid: Grid) -> None:
+    labels = "datname, queryid, query"
+    slowest = f"topk({TOP_STATEMENTS}, max by ({labels}) (pg_stat_statements_top_mean_seconds))"
+    grid.add(
+        table(
+            "Slowest statements (pg_stat_statements)",
+            f"The {TOP_STATEMENTS} statements with the longest mean execution time since the statistics were "
+            "reset, from the exporter's pg_stat_statements queries (pg_stat_statements_top_*: the 20 "
+            "slowest, text cut to 120 characters), with their calls per second now. A mean, not a "
+            "percentile: pg_stat_statements keeps none.",
+            [
+                (slowest, "mean time", "s", None),
+                (
+                    f"sum by ({labels}) (rate(pg_stat_statements_top_calls_total[{RATE}]))\n"
+                    f"and on ({labels}) {slowest}",
+                    "calls per second",
+                    "ops",
+                    None,
+                ),
+            ],
+            keys=("datname", "queryid", "query"),
+            sort_by=("mean time", True),
+        ),
+        w=WIDTH,
+        h=10,
+    )

@@ -258,11 +258,16 @@ def _panel(
 
 
 def table(
-    title: str, description: str, columns: Sequence[tuple[str, str, str, list[dict[str, Any]] | None]]
+    title: str,
+    description: str,
+    columns: Sequence[tuple[str, str, str, list[dict[str, Any]] | None]],
+    keys: Sequence[str] = ("model",),
+    sort_by: tuple[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """One row per model from instant queries, one column per query:
-    (expr aggregated `by (model)`, column title, unit, cell thresholds or None)."""
-    overrides, order = [], {"model": 0}
+    """One row per value of the key labels (a model by default) from instant queries, one column
+    per query: (expr aggregated `by` the keys, column title, unit, cell thresholds or None).
+    Rows are sorted by the first key, or by sort_by (a column title, descending or not)."""
+    overrides, order = [], {key: i for i, key in enumerate(keys)}
     for i, (_, name, unit, thresholds) in enumerate(columns):
         field = f"Value #{chr(ord('A') + i)}"
         properties: list[dict[str, Any]] = [{"id": "displayName", "value": name}, {"id": "unit", "value": unit}]
@@ -272,15 +277,46 @@ def table(
                 {"id": "custom.cellOptions", "value": {"type": "color-text"}},
             ]
         overrides.append({"matcher": {"id": "byName", "options": field}, "properties": properties})
-        order[field] = i + 1
+        order[field] = len(keys) + i
     targets = _targets([(expr, "") for expr, *_ in columns], instant=True)
-    options = {"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": "model", "desc": False}]}
+    column, desc = sort_by or (keys[0], False)
+    options = {"showHeader": True, "cellHeight": "sm", "sortBy": [{"displayName": column, "desc": desc}]}
     panel = _panel("table", title, description, targets, {"decimals": 3}, options, overrides)
     panel["transformations"] = [
         {"id": "merge", "options": {}},
         {"id": "organize", "options": {"excludeByName": {"Time": True}, "indexByName": order}},
     ]
     return panel
+
+
+def bar_gauge(
+    title: str,
+    description: str,
+    expr: str,
+    legend: str,
+    unit: str,
+    *,
+    maximum: float | None = None,
+    thresholds: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One horizontal bar per series of an instant query (a ranking: topk, or a share of a limit)."""
+    defaults: dict[str, Any] = {
+        "unit": unit,
+        "min": 0,
+        "color": {"mode": "thresholds"},
+        "thresholds": {"mode": "absolute", "steps": thresholds or [{"color": "green", "value": None}]},
+    }
+    if maximum is not None:
+        defaults["max"] = maximum
+    target = _targets([(expr, legend)])[0] | {"instant": True, "range": False}
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "orientation": "horizontal",
+        "displayMode": "gradient",
+        "showUnfilled": True,
+        "valueMode": "color",
+    }
+    return _panel("bargauge", title, description, [target], defaults, options)
 
 
 def dashboard(plan: Plan, uid: str, title: str, what: str, grid: Grid) -> dict[str, Any]:

@@ -254,7 +254,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "audit_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{a.port}/metrics",
         }
     if plan.usage is not None:
-        out["usage"] = _usage_vars(plan.usage)
+        out["usage"] = _usage_vars(plan.usage, plan.spec_file)
     if plan.intrusion is not None:
         f2b = plan.intrusion
         out["fail2ban"] = {
@@ -267,7 +267,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _usage_vars(u: UsagePlan) -> dict[str, Any]:
+def _usage_vars(u: UsagePlan, spec_file: str) -> dict[str, Any]:
     return {
         "usage_service": u.service,
         "usage_user": u.user,
@@ -282,6 +282,9 @@ def _usage_vars(u: UsagePlan) -> dict[str, Any]:
         "usage_reports_enabled": u.reports_enabled,
         "usage_reports_dir": u.reports_dir,
         "usage_report_service": u.report_service,
+        # `hxgen render SPEC` writes rendered/ beside SPEC.
+        "usage_spec_source": "{{ hx_rendered_dir }}/../" + spec_file,
+        "usage_spec_file": u.spec_file,
         "usage_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{u.port}/metrics",
     }
 

@@ -1,5 +1,6 @@
 """The hx-usage service: its configuration (hxgen.contracts.usage.ServiceConfig, read by every
-hx-usage command) and its systemd unit."""
+hx-usage command) and its systemd unit; and the weekly report's service and timer, which run
+`hxgen report` from the same virtualenv against the spec the host was converged from."""
 
 from __future__ import annotations
 
@@ -14,18 +15,20 @@ from .json_emitter import json_text
 
 CONFIG_FILE = "usage/usage.json"
 UNIT_FILE = f"systemd/{layout.USAGE_SERVICE}.service"
-PASSWORD_FILE = f"{layout.SECRETS_DIR}/usage/db.password"
-"""Written by the postgresql role (root-owned, readable by the service's group)."""
+REPORT_UNITS = tuple(f"systemd/{layout.USAGE_REPORT_SERVICE}.{kind}" for kind in ("service", "timer"))
 
 
 def render(plan: Plan) -> list[Artifact]:
     u = plan.usage
     if u is None:
         return []
-    return [
+    artifacts = [
         Artifact(f"{RENDERED_DIR}/{CONFIG_FILE}", json_text(config(u), sort_keys=True)),
         Artifact(f"{RENDERED_DIR}/{UNIT_FILE}", _unit(plan, u)),
     ]
+    if u.reports_enabled:
+        artifacts += [Artifact(f"{RENDERED_DIR}/{path}", _report_unit(plan, u, path)) for path in REPORT_UNITS]
+    return artifacts
 
 
 def config(u: UsagePlan) -> dict[str, Any]:
@@ -41,12 +44,19 @@ def config(u: UsagePlan) -> dict[str, Any]:
             "port": u.db_port,
             "dbname": u.database,
             "user": u.db_user,
-            "password_file": PASSWORD_FILE,
+            "password_file": u.db_password_file,
         },
         "time_zone": u.time_zone,
         "tenants": {t: ({"daily_tokens": q} if q is not None else {}) for t, q in sorted(u.quotas.items())},
         "models": dict(sorted(u.models.items())),
-        "reports": None,
+        "reports": {
+            "enabled": True,
+            "directory": u.reports_dir,
+            "keep": u.reports_keep,
+            "prometheus_url": u.prometheus_url,
+        }
+        if u.reports_enabled
+        else None,
     }
     contract.ServiceConfig.model_validate(data)  # what the service will accept, checked at render time
     return data
@@ -57,5 +67,21 @@ def _unit(plan: Plan, u: UsagePlan) -> str:
     return (
         templates()
         .get_template("usage.service.j2")
+        .render(header=header(plan.spec_file).rstrip("\n"), u=u, command=command, hx_group=layout.HX_GROUP)
+    )
+
+
+def _report_unit(plan: Plan, u: UsagePlan, path: str) -> str:
+    command = (
+        (f"{u.venv_dir}/bin/hxgen", "report", "--period", "week"),
+        ("--format", "html", "--format", "pdf"),
+        ("--directory", u.reports_dir, "--keep", str(u.reports_keep)),
+        ("--config", u.config_file),
+        (u.spec_file,),
+    )
+    template = "usage-report.service.j2" if path.endswith(".service") else "usage-report.timer.j2"
+    return (
+        templates()
+        .get_template(template)
         .render(header=header(plan.spec_file).rstrip("\n"), u=u, command=command, hx_group=layout.HX_GROUP)
     )

@@ -20,8 +20,6 @@ VALIDATION_ONLY: dict[str, str] = {
 # Accepted, warned about by `hxgen validate` (warning[not-enforced]), and made real by the
 # issue named.
 OWNED_BY_LATER_ISSUE: dict[str, str] = {
-    "targets.gateway_overhead_ms": "usage issue (the gateway's own latency series and alert)",
-    "targets.gateway_overhead_at_rps": "usage issue (the gateway's own latency series and alert)",
     "models[].version": "operations issue (labels and the variant header)",
 }
 

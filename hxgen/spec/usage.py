@@ -7,7 +7,8 @@ import zoneinfo
 
 from pydantic import Field, field_validator
 
-from .common import Name, PositiveInt, StrictModel
+from .common import PositiveInt, StrictModel
+from .databases import PgIdentifier
 
 
 class UsageReports(StrictModel):
@@ -21,7 +22,7 @@ class Usage(StrictModel):
         description="Follow the gateway's access log into PostgreSQL and meter tokens per tenant. "
         "Needs the gateway and PostgreSQL; daily token quotas need it.",
     )
-    database: Name | None = Field(
+    database: PgIdentifier | None = Field(
         default=None,
         description="The databases.postgres.databases entry that holds the usage tables; "
         "defaults to the first. The service logs in as its owner, through PgBouncer.",

@@ -21,14 +21,20 @@ def test_defaults_nobody_wrote_do_not_warn(spec_data):
     assert codes(spec_data) == []
 
 
-def test_gateway_overhead_targets_written_in_the_file_warn_at_their_line(spec_data):
+def test_gateway_overhead_targets_are_enforced_with_usage_accounting(spec_data):
     spec_data["targets"] = {"sql_latency_ms": 40, "gateway_overhead_ms": 30, "gateway_overhead_at_rps": 100}
+    assert codes(spec_data) == []
+
+
+def test_gateway_overhead_targets_without_usage_accounting_warn_at_their_line(spec_data):
+    spec_data["targets"] = {"sql_latency_ms": 40, "gateway_overhead_ms": 30, "gateway_overhead_at_rps": 100}
+    spec_data["usage"] = {"enabled": False}
     text = dump_yaml(spec_data)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "gateway_overhead_ms" in t)
-    found = [f for f in findings(spec_data) if f[1] == "not-enforced"]
-    assert [(s, c) for s, c, _, _ in found] == [("warning", "not-enforced")] * 2
+    found = [f for f in findings(spec_data) if f[1] == "not-measured"]
+    assert [(s, c) for s, c, _, _ in found] == [("warning", "not-measured")] * 2
     assert line in [f[3] for f in found]
-    assert all("not enforced yet" in m for _, _, m, _ in found)
+    assert all("usage.enabled is false" in m for _, _, m, _ in found)
 
 
 def test_a_model_version_written_in_the_file_warns(spec_data):

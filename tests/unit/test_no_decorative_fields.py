@@ -243,6 +243,7 @@ JOINT: dict[str, Callable[[Doc, Where, typing.Any], list[Doc]]] = {
 # Values for empty lists and null objects, where a type alone does not say what is valid.
 SAMPLES: dict[str, list[typing.Any]] = {
     "usage.time_zone": ["Europe/Berlin"],
+    "usage.database": ["hx_analytics"],
     "models[].extra_args": [["--seed", "7"], ["--disable-log-stats"]],
     "monitoring.extra_rules": [
         [{"alert": "HxExtra", "expr": "up == 0", "for_s": 0, "severity": "ticket", "summary": "s", "team": None}]

@@ -216,6 +216,25 @@ def test_sql_through_pgbouncer(host):
     assert out.stdout.strip() == "42"
 
 
+def test_the_postgres_exporter_publishes_pg_stat_statements(host):
+    """The role preloads the library, creates the extension, and runs its queries file. The SHOW
+    statements below are themselves counted in database hx (utility statements are tracked)."""
+    out = host.run(
+        "runuser -u postgres -- psql -XAt -d hx -c 'SHOW shared_preload_libraries' -c 'SHOW pg_stat_statements.track'"
+    )
+    assert out.rc == 0, out.stderr
+    assert out.stdout.split() == ["pg_stat_statements", "top"]
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen("http://127.0.0.1:9187/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        if "pg_stat_statements_top_mean_seconds{" in metrics or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert 'pg_stat_statements_database_calls_total{datname="hx"' in metrics
+    assert "pg_stat_statements_top_mean_seconds{" in metrics
+
+
 def test_prometheus_scrapes_every_target_up():
     deadline = time.monotonic() + 60
     while True:
