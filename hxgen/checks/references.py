@@ -176,6 +176,14 @@ def business(spec: Spec) -> Iterator[Diagnostic]:
 
 
 CHECKS = (
-    gpu_assignments, tenants, probe_tenant, probes, routes, collections, usage_database, connection_pool, alerting,
+    gpu_assignments,
+    tenants,
+    probe_tenant,
+    probes,
+    routes,
+    collections,
+    usage_database,
+    connection_pool,
+    alerting,
     business,
 )
