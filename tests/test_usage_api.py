@@ -149,6 +149,21 @@ def test_feedback_answers_503_while_the_database_is_down(served, fresh):
     assert status == 503 and body["error"]["code"] == "database_unavailable"
 
 
+def test_feedback_answers_503_soon_while_pgbouncer_queues_for_a_stopped_postgresql(served, fresh, monkeypatch):
+    """PgBouncer holds the query for its query_wait_timeout (120 s), longer than the client's 30 s."""
+    service, port, log = served
+    append(log, line("mine"))
+    service.meter_step()
+    service.database_step()
+    monkeypatch.setattr(http, "FEEDBACK_TIMEOUT_S", 1)
+    fresh.stop_postgres()
+    try:
+        status, body = request(port, contract.FEEDBACK_PATH, "acme", {"request_id": "mine", "rating": 5})
+    finally:
+        fresh.start_postgres()
+    assert status == 503 and body["error"]["code"] == "database_unavailable"
+
+
 def test_the_report_and_feedback_queries_use_indexes_on_a_million_rows(tmp_path, fresh):
     service = Service(config(tmp_path, fresh), now=Clock("2026-12-30T10:00:00+00:00"))
     append(tmp_path / "gateway-access.log", line("seed", time="2026-12-30T10:00:00+00:00"))

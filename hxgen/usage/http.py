@@ -18,6 +18,11 @@ from .database import DatabaseDown
 from .service import Service
 
 MAX_BODY_BYTES = 16 * 1024
+FEEDBACK_TIMEOUT_S = 10
+"""A feedback call answers 503 after this long: with PostgreSQL down behind a running PgBouncer,
+a query waits in PgBouncer's queue for its query_wait_timeout (minutes), and the client should
+not. The call itself goes on in its worker thread until PgBouncer gives up."""
+FEEDBACK_WORKERS = 2
 TENANT_ENVIRON = "HTTP_" + contract.TENANT_HEADER.upper().replace("-", "_")
 
 
@@ -40,6 +45,7 @@ STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 
 class App:
     def __init__(self, service: Service) -> None:
         self.service = service
+        self._feedback_slots = threading.BoundedSemaphore(FEEDBACK_WORKERS)
 
     def __call__(self, environ, start_response):
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
@@ -83,14 +89,33 @@ class App:
     def feedback(self, environ) -> tuple[int, Any]:
         tenant = self._tenant(environ)
         request_id, rating, comment = parse_feedback(_body(environ))
-        try:
-            stored = self.service.feedback(tenant, request_id, rating, comment)
-        except DatabaseDown:
-            raise HttpError(503, "usage storage is unavailable; try again later", "database_unavailable") from None
+        stored = self._store_feedback(tenant, request_id, rating, comment)
         if not stored:
             # Another tenant's request is "not found" too: its existence is not revealed.
             raise HttpError(404, f"no request {request_id} of yours", "request_not_found", "request_id")
         return 201, {"request_id": request_id, "rating": rating}
+
+
+    def _store_feedback(self, tenant: str, request_id: str, rating: int, comment: str | None) -> bool:
+        unavailable = HttpError(503, "usage storage is unavailable; try again later", "database_unavailable")
+        if not self._feedback_slots.acquire(blocking=False):
+            raise unavailable  # earlier calls still wait for the database
+        outcome: dict[str, Any] = {}
+
+        def store() -> None:
+            try:
+                outcome["stored"] = self.service.feedback(tenant, request_id, rating, comment)
+            except DatabaseDown:
+                outcome["down"] = True
+            finally:
+                self._feedback_slots.release()
+
+        worker = threading.Thread(target=store, name="hx-usage-feedback", daemon=True)
+        worker.start()
+        worker.join(FEEDBACK_TIMEOUT_S)
+        if worker.is_alive() or "stored" not in outcome:
+            raise unavailable
+        return outcome["stored"]
 
 
 def _body(environ) -> object:
