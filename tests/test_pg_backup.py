@@ -149,6 +149,34 @@ def test_backup_is_encrypted_and_a_dropped_table_comes_back(cluster):
     assert cluster.sql("SELECT tableowner FROM pg_tables WHERE tablename = 'notes'") == OWNER
 
 
+def test_a_partitioned_table_comes_back_while_a_client_holds_a_connection(cluster):
+    """As hx_usage.requests is: a primary key on a partitioned table, which pg_restore --clean into
+    the live database cannot drop; the restore replaces the database instead."""
+    cluster.sql(
+        "CREATE TABLE events (id text, at timestamptz, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);"
+        "CREATE TABLE events_p1 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');"
+        "INSERT INTO events VALUES ('a', '2026-01-01 10:00+00'), ('b', '2026-01-01 11:00+00')",
+        user=OWNER,
+    )
+    assert cluster.script("hx-pg-backup").returncode == 0
+    (dump,) = backups(cluster)
+    cluster.sql("DELETE FROM events WHERE id = 'a'", user=OWNER)
+    argv = [program("psql"), "-X", "-h", str(cluster.root), "-p", str(cluster.port), "-U", OWNER, "-d", DATABASE]
+    client = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              user=cluster.run_as)  # fmt: skip
+    try:
+        restored = cluster.script("hx-pg-restore", str(dump))
+    finally:
+        client.kill()
+        client.wait()
+    assert restored.returncode == 0, restored.stderr
+    assert cluster.sql("SELECT string_agg(id, ',' ORDER BY id) FROM events") == "a,b"
+    assert (
+        cluster.sql("SELECT datname FROM pg_database WHERE datname LIKE 'hx%' ORDER BY 1", database="postgres")
+        == DATABASE
+    )
+
+
 def test_backup_and_restore_are_recorded_in_the_audit_log_when_it_is_on(cluster):
     """The contract of hx-audit (append --actor --action --detail JSON), with a recorder in its place."""
     recorded = cluster.root / "audit.txt"
