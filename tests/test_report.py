@@ -18,7 +18,7 @@ from conftest import ROOT
 from pg_harness import free_port, pg_cluster
 from prometheus_harness import PrometheusServer, Written, backfill
 from test_real_tools import tool
-from usage_schema import usage_ddl
+from usage_schema import create_usage_tables
 
 from hxgen import report as library
 from hxgen.contracts import usage as contract
@@ -141,7 +141,7 @@ def sources(tmp_path_factory):
     with pg_cluster(bouncer=False) as cluster:
         first = (period.start - dt.timedelta(days=1)).astimezone(dt.UTC).date()
         last = (period.end + dt.timedelta(days=1)).astimezone(dt.UTC).date()
-        cluster.sql(usage_ddl(first, last), user="hx")
+        create_usage_tables(cluster.dsn(through_bouncer=False), first, last)
         columns = list(written_rows[0])
         copy_rows = f"COPY {contract.TABLE} ({', '.join(columns)}) FROM STDIN"
         with (
