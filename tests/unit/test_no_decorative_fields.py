@@ -225,10 +225,22 @@ def _client_port(doc: Doc, where: Where, value: int) -> list[Doc]:
     return [new]
 
 
+def _without_quotas(doc: Doc, where: Where, value: bool) -> list[Doc]:
+    """Usage accounting turned off (directly, or with the gateway or PostgreSQL): the daily token
+    quotas, which it counts, go too."""
+    new = _set(doc, where, not value)
+    for entry in new["gateway"]["rate_limit_tiers"] + new["gateway"]["tenants"]:
+        entry["daily_tokens"] = None
+    return [new]
+
+
 # Fields tied to others: mutations that change them together, keeping the spec valid.
 JOINT: dict[str, Callable[[Doc, Where, typing.Any], list[Doc]]] = {
     "host.gpus[].index": _gpu_index,
     "gateway.listen.https_port": _client_port,
+    "gateway.enabled": _without_quotas,
+    "databases.postgres.enabled": _without_quotas,
+    "usage.enabled": _without_quotas,
     "models[].gpus[]": _spare_gpu,
     "models[].task": _task,
     "monitoring.receivers[].to": _email_to,
