@@ -41,6 +41,7 @@ function variantsOf(route) {
 const BEARER = /^Bearer +(\S+)$/i;
 
 const USAGE_TAIL_BYTES = 4096;
+const USAGE_OBJECT = /^"usage"\s*:\s*\{/;
 
 function sha256(text) {
     return crypto.createHash('sha256').update(text).digest('hex');
@@ -508,13 +509,14 @@ function countTokens(r, data, flags) {
     // Counted as soon as the usage has passed, not at the last buffer: a streaming client may
     // hang up on [DONE] before nginx reads the engine's end of response, and then no last buffer
     // comes. A later, fuller usage object (one cut across two buffers) overwrites an earlier read.
-    const at = tail.lastIndexOf('"usage":{');
-    if (at === -1) {
+    // JSON may put spaces around the colon (an engine that pretty-prints, Python's json.dumps).
+    const at = tail.lastIndexOf('"usage"');
+    if (at === -1 || !USAGE_OBJECT.test(tail.slice(at, at + 32))) {
         return;
     }
     const usage = tail.slice(at);
-    const prompt = /"prompt_tokens":(\d+)/.exec(usage);
-    const completion = /"completion_tokens":(\d+)/.exec(usage);
+    const prompt = /"prompt_tokens"\s*:\s*(\d+)/.exec(usage);
+    const completion = /"completion_tokens"\s*:\s*(\d+)/.exec(usage);
     if (prompt) {
         r.variables.hx_prompt_tokens = prompt[1];
         r.variables.hx_completion_tokens = completion ? completion[1] : '0';
