@@ -39,7 +39,8 @@ added_p99_ms, errors}. `runs` has one entry per configuration and rate with conf
 direct_p50_ms, direct_p99_ms, gateway_p50_ms, gateway_p99_ms, added_p50_ms, added_p99_ms, errors,
 gateway_errors, achieved_rate, generator_lag_p99_us and gateway_connections (with tls_handshakes);
 usage configurations add `usage`: requests_sent, rows_written, rows_match, catch_up_s, cpu_s and
-cpu_pct (hx-usage's CPU over the gateway's load, warm-up included).
+cpu_pct (hx-usage's CPU over the gateway's load, warm-up included) and database_cpu_s
+(PostgreSQL's and PgBouncer's over the same time).
 """
 
 from __future__ import annotations
@@ -148,6 +149,14 @@ def write_quota_state(quota_dir: Path, tenant: str) -> None:
 # --- hx-usage ------------------------------------------------------------------------------------
 
 
+def cpu_s(pid: int, children_reaped: bool = False) -> float:
+    """User + system CPU seconds of a process, all its threads (/proc/PID/stat), plus those of
+    the children it has waited for if asked."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11 : 15 if children_reaped else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class UsageService:
     proc: subprocess.Popen
@@ -155,9 +164,18 @@ class UsageService:
     quota_file: Path
 
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the process, all its threads (/proc/PID/stat)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_s(self.proc.pid)
+
+    def database_cpu_s(self) -> float:
+        """PostgreSQL's (the postmaster, its live backends and those it reaped) and PgBouncer's."""
+        postmaster = int((self.cluster.root / "data/postmaster.pid").read_text().split()[0])
+        total = cpu_s(postmaster, children_reaped=True)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    total += cpu_s(int(stat.parent.name))
+        bouncer = self.cluster._bouncer  # the harness's process; no public accessor
+        return total + (cpu_s(bouncer.pid) if bouncer else 0.0)
 
     def rows(self) -> int:
         return int(self.cluster.sql(f"SELECT count(*) FROM {usage_contract.TABLE} WHERE tenant = '{TENANT}'"))
@@ -367,11 +385,11 @@ def run_config(config: Config, front: Front, key: str, args: argparse.Namespace,
         direct = measure(f"127.0.0.1:{upstream_port}", rate, args.duration, {}, args.warmup)
         if usage:
             rows_before = usage.wait_rows(expected)[0]  # what came before is in: only this run's rows count
-            cpu_before = usage.cpu_s()
+            cpu_before, db_cpu_before = usage.cpu_s(), usage.database_cpu_s()
         through = measure(front, rate, args.duration, auth, args.warmup)
         run = {"config": config.name, **compare(direct, through, rate)}
         if usage:
-            cpu = usage.cpu_s() - cpu_before
+            cpu, db_cpu = usage.cpu_s() - cpu_before, usage.database_cpu_s() - db_cpu_before
             sent = requests_sent(rate, args.duration, args.warmup)
             expected = rows_before + sent
             rows, waited = usage.wait_rows(expected)
@@ -383,6 +401,7 @@ def run_config(config: Config, front: Front, key: str, args: argparse.Namespace,
                 "catch_up_s": waited,
                 "cpu_s": round(cpu, 2),
                 "cpu_pct": round(100 * cpu / (args.warmup + args.duration), 1),
+                "database_cpu_s": round(db_cpu, 2),
             }
         runs.append(run)
     return runs
