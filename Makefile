@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 HXGEN := $(VENV)/bin/hxgen
 # Real consumers of rendered files and the services the integration tests start themselves.
 # Installed by scripts/install-test-packages.sh, which keeps their services stopped and disabled.
-DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl curl prometheus prometheus-alertmanager \
+DEBIAN_TEST_PACKAGES := systemd nginx libnginx-mod-http-js openssl libssl-dev curl prometheus prometheus-alertmanager \
 	prometheus-blackbox-exporter prometheus-postgres-exporter postgresql-15 pgbouncer nftables fail2ban age \
 	logrotate iproute2 chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0
 

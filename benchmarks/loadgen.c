@@ -1,8 +1,9 @@
 /*
  * loadgen: a constant-rate (open-loop) HTTP/1.1 load generator with microsecond timing.
  *
- *   cc -O2 -o loadgen loadgen.c
+ *   cc -O2 -o loadgen loadgen.c -lssl -lcrypto
  *   ./loadgen -u 127.0.0.1:8080 -r 1000 -d 10 -w 1
+ *   ./loadgen -u 127.0.0.1:8443 -r 1000 -s -C ca.crt      # HTTPS, the certificate verified
  *
  * Request i is due at t0 + i/rate whatever happened to earlier requests (open loop). Its latency
  * is measured from that *scheduled* time to the last byte of the response, so time a request
@@ -17,7 +18,10 @@
  * connection, i.e. the generator's own timing error, which is part of "latency_us".
  *
  * Single-threaded: one epoll loop drives a pool of keep-alive connections, one request in flight
- * per connection (no pipelining). Between sends it sleeps in epoll_pwait2() (nanosecond timeout),
+ * per connection (no pipelining). With -s the connections speak TLS (OpenSSL, non-blocking, on
+ * the same loop): the handshake happens when a connection opens, and a failed one counts as a
+ * connect error; new connections resume the last session, as browsers do. Plain connections
+ * never touch OpenSSL. Between sends it sleeps in epoll_pwait2() (nanosecond timeout),
  * or with a timerfd on kernels or C libraries without it, so it costs little CPU.
  *
  * Prints one JSON object on stdout; diagnostics go to stderr; exit status 2 on bad usage or
@@ -46,6 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 /* glibc wraps epoll_pwait2 from 2.35 on; elsewhere fall back to a timerfd. */
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
 #define HAVE_EPOLL_PWAIT2 1
@@ -63,6 +70,7 @@ enum err_kind { E_STATUS, E_CONNECT, E_TIMEOUT, E_MALFORMED, E_KINDS };
 enum conn_state {
     C_FREE,       /* no socket */
     C_CONNECTING, /* connect() in progress, request assigned */
+    C_HANDSHAKE,  /* TLS handshake in progress, request assigned */
     C_IDLE,       /* connected, no request */
     C_BUSY,       /* connected, request being written or response being read */
 };
@@ -91,12 +99,16 @@ struct config {
     int nheaders;
     int64_t timeout_ns;
     bool force_timerfd, realtime;
+    bool tls;
+    const char *ca_file; /* verify the server against it (name: localhost); NULL: no verification */
 };
 
 struct conn {
     int fd;
     enum conn_state state;
     bool want_out;     /* EPOLLOUT currently in the interest set */
+    SSL *ssl;          /* NULL on plain connections */
+    bool write_wants_read; /* SSL_write asked to wait for readability */
     unsigned served;   /* responses completed; > 0 means a reused keep-alive connection */
     int64_t req;       /* request in flight, -1 if none */
     bool is_retry;     /* this request already failed once on a stale connection */
@@ -115,6 +127,7 @@ struct conn {
 
 struct stats {
     int64_t sent, completed, errors[E_KINDS], retries, conns_opened;
+    int64_t handshakes, resumed; /* completed TLS handshakes, and how many resumed a session */
     int64_t status_counts[MAX_STATUS];
     int64_t *lat, *svc, nlat; /* ns, 2xx responses of measured requests */
     int64_t *lag, nlag;       /* ns, dispatch time minus scheduled time */
@@ -129,6 +142,9 @@ struct gen {
     int ep, tfd;
     bool use_pwait2, realtime;
     struct conn *conns;
+    SSL_CTX *tls;
+    SSL_SESSION *session; /* the newest session the server gave us, offered by new connections */
+    bool tls_error_said;
     int *idle, nidle;     /* LIFO: the hottest connections get reused */
     int *free_slots, nfree;
     int hi_slot;          /* slots >= hi_slot have never been used */
@@ -167,6 +183,7 @@ static int64_t now_ns(void) {
 static void usage(FILE *f) {
     fputs("usage: loadgen -u HOST:PORT -r RATE [-d SECONDS] [-w WARMUP_SECONDS] [-c MAX_CONNECTIONS]\n"
           "               [-m METHOD] [-p PATH] [-H 'Name: value']... [-b BODYFILE] [-t TIMEOUT_MS] [-R] [-T]\n"
+          "               [-s [-C CAFILE]]\n"
           "  -u  target, IPv4 loopback only (127.0.0.0/8 or localhost)\n"
           "  -r  requests per second, sent on a fixed schedule (open loop)\n"
           "  -d  measured duration in seconds (default 10)\n"
@@ -177,7 +194,9 @@ static void usage(FILE *f) {
           "  -t  per-request timeout in ms, counted from the scheduled send time (default 5000)\n"
           "  -R  run as SCHED_FIFO (needs root/CAP_SYS_NICE): on a busy machine, ordinary\n"
           "      scheduling can wake the generator milliseconds late; that shows up as latency\n"
-          "  -T  time sends with a timerfd even if epoll_pwait2 is available (tests the fallback)\n",
+          "  -T  time sends with a timerfd even if epoll_pwait2 is available (tests the fallback)\n"
+          "  -s  HTTPS (TLS 1.2 or 1.3, SNI localhost); the certificate is not verified unless -C\n"
+          "  -C  verify the server's certificate against this CA file, for the name localhost\n",
           f);
 }
 
@@ -231,7 +250,7 @@ static void parse_args(struct config *cfg, int argc, char **argv) {
     bool have_target = false;
     double conns = 64;
     int opt;
-    while ((opt = getopt(argc, argv, "u:r:d:w:c:m:p:H:b:t:RTh")) != -1) {
+    while ((opt = getopt(argc, argv, "u:r:d:w:c:m:p:H:b:t:RTsC:h")) != -1) {
         switch (opt) {
         case 'u': parse_target(cfg, optarg); have_target = true; break;
         case 'r': cfg->rate = parse_num(optarg, "rate"); break;
@@ -248,6 +267,8 @@ static void parse_args(struct config *cfg, int argc, char **argv) {
         case 't': cfg->timeout_ns = (int64_t)(parse_num(optarg, "timeout") * 1e6); break;
         case 'R': cfg->realtime = true; break;
         case 'T': cfg->force_timerfd = true; break;
+        case 's': cfg->tls = true; break;
+        case 'C': cfg->ca_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -257,6 +278,7 @@ static void parse_args(struct config *cfg, int argc, char **argv) {
     if (has_header(cfg, "content-length") || has_header(cfg, "transfer-encoding"))
         die("-H must not set Content-Length or Transfer-Encoding (use -b for a body)");
     if (!have_target) die("-u HOST:PORT is required");
+    if (cfg->ca_file && !cfg->tls) die("-C needs -s");
     if (!(cfg->rate > 0)) die("-r RATE must be > 0");
     if (!(cfg->duration > 0) || cfg->warmup < 0) die("-d must be > 0 and -w >= 0");
     if (!(conns >= 1 && conns <= 100000)) die("-c must be in 1..100000");
@@ -325,6 +347,32 @@ static void use_timerfd(struct gen *g) {
     if (epoll_ctl(g->ep, EPOLL_CTL_ADD, g->tfd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
 }
 
+/* New sessions are kept so that a connection opened later resumes one instead of a full handshake. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+    struct gen *g = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (g->session) SSL_SESSION_free(g->session);
+    g->session = session;
+    return 1; /* we keep the reference */
+}
+
+static void setup_tls(struct gen *g) {
+    const struct config *cfg = &g->cfg;
+    g->tls = SSL_CTX_new(TLS_client_method());
+    if (!g->tls) die("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(g->tls, TLS1_2_VERSION);
+    /* A server closing a keep-alive connection without close_notify is an EOF, not an error. */
+    SSL_CTX_set_options(g->tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_app_data(g->tls, g);
+    SSL_CTX_set_session_cache_mode(g->tls, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(g->tls, on_new_session);
+    if (cfg->ca_file) {
+        if (SSL_CTX_load_verify_locations(g->tls, cfg->ca_file, NULL) != 1) die("cannot load CA file %s", cfg->ca_file);
+        SSL_CTX_set_verify(g->tls, SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(g->tls, SSL_VERIFY_NONE, NULL);
+    }
+}
+
 static void setup(struct gen *g) {
     const struct config *cfg = &g->cfg;
     signal(SIGPIPE, SIG_IGN); /* a peer reset must be an error count, not our death */
@@ -367,6 +415,7 @@ static void setup(struct gen *g) {
     g->use_pwait2 = !cfg->force_timerfd;
 #endif
     if (!g->use_pwait2) use_timerfd(g);
+    if (cfg->tls) setup_tls(g);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -401,6 +450,11 @@ static void remove_idle(struct gen *g, int slot) {
 static void conn_close(struct gen *g, struct conn *c) {
     int slot = (int)(c - g->conns);
     if (c->state == C_IDLE) remove_idle(g, slot);
+    if (c->ssl) {
+        SSL_free(c->ssl); /* no close_notify: the benchmark is over or the connection is broken */
+        c->ssl = NULL;
+        ERR_clear_error();
+    }
     close(c->fd); /* also drops it from the epoll set */
     c->fd = -1;
     c->state = C_FREE;
@@ -626,17 +680,106 @@ static int conn_open(struct gen *g, struct conn *c) {
     c->want_out = true;
     c->served = 0;
     c->len = c->pos = 0;
-    c->state = r == 0 ? C_IDLE : C_CONNECTING;
+    c->write_wants_read = false;
+    /* A TLS connection starts its handshake from on_connect_ready, even if connect() finished. */
+    c->state = r == 0 && !g->tls ? C_IDLE : C_CONNECTING;
     g->st.conns_opened++;
     int slot = (int)(c - g->conns);
     if (slot >= g->hi_slot) g->hi_slot = slot + 1;
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* TLS: the same state machine, with OpenSSL's WANT_READ/WANT_WRITE deciding what to wait for  */
+
+static void try_write(struct gen *g, struct conn *c);
+
+/* The first failure is explained on stderr (a bad CA file or name would fail every handshake). */
+static void tls_error(struct gen *g, const char *what, SSL *ssl) {
+    if (!g->tls_error_said) {
+        unsigned long e = ERR_peek_error();
+        char buf[256] = "connection closed";
+        if (e) ERR_error_string_n(e, buf, sizeof buf);
+        long v = SSL_get_verify_result(ssl);
+        fprintf(stderr, "loadgen: %s failed: %s%s%s (further failures are only counted)\n", what, buf,
+                v != X509_V_OK ? "; certificate: " : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+        g->tls_error_said = true;
+    }
+    ERR_clear_error();
+}
+
+static void handshake(struct gen *g, struct conn *c) {
+    int r = SSL_connect(c->ssl);
+    if (r == 1) {
+        g->st.handshakes++;
+        if (SSL_session_reused(c->ssl)) g->st.resumed++;
+        c->state = C_BUSY;
+        try_write(g, c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) set_out(g, c, false);
+    else if (e == SSL_ERROR_WANT_WRITE) set_out(g, c, true);
+    else {
+        tls_error(g, "TLS handshake", c->ssl);
+        conn_fail(g, c, E_CONNECT);
+    }
+}
+
+static void tls_start(struct gen *g, struct conn *c) {
+    SSL *ssl = SSL_new(g->tls);
+    if (!ssl || SSL_set_fd(ssl, c->fd) != 1) die("SSL_new failed");
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (g->cfg.ca_file && SSL_set1_host(ssl, "localhost") != 1) die("SSL_set1_host failed");
+    if (g->session) SSL_set_session(ssl, g->session);
+    c->ssl = ssl;
+    c->state = C_HANDSHAKE;
+    handshake(g, c);
+}
+
+static void tls_write(struct gen *g, struct conn *c) {
+    while (c->woff < g->req_len) {
+        /* A retried SSL_write gets the same buffer and length, as OpenSSL requires. */
+        int n = SSL_write(c->ssl, g->req + c->woff, (int)(g->req_len - c->woff));
+        if (n > 0) {
+            c->woff += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        c->write_wants_read = e == SSL_ERROR_WANT_READ;
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            set_out(g, c, e == SSL_ERROR_WANT_WRITE);
+            return;
+        }
+        ERR_clear_error();
+        conn_broken(g, c);
+        return;
+    }
+    c->write_wants_read = false;
+    set_out(g, c, false);
+}
+
+/* recv() for either kind of connection: > 0 bytes, 0 EOF, -1 with errno (EAGAIN: try later). */
+static ssize_t conn_recv(struct conn *c, char *buf, size_t len) {
+    if (!c->ssl) return recv(c->fd, buf, len, 0);
+    int n = SSL_read(c->ssl, buf, (int)len);
+    if (n > 0) return n;
+    int e = SSL_get_error(c->ssl, n);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    /* WANT_READ also follows records that carry no data (TLS 1.3 session tickets). */
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+    return -1;
+}
+
 static void try_write(struct gen *g, struct conn *c) {
     if (c->woff == 0 && c->sent_at == 0) {
         c->sent_at = now_ns();
         if (!c->is_retry && measured(g, c->req)) g->st.sent++;
+    }
+    if (c->ssl) {
+        tls_write(g, c);
+        return;
     }
     while (c->woff < g->req_len) {
         ssize_t n = send(c->fd, g->req + c->woff, g->req_len - c->woff, MSG_NOSIGNAL);
@@ -700,16 +843,16 @@ static void finish_response(struct gen *g, struct conn *c, int64_t t) {
     g->idle[g->nidle++] = (int)(c - g->conns);
 }
 
-static void on_readable(struct gen *g, struct conn *c) {
+static void read_once(struct gen *g, struct conn *c) {
     if (c->state == C_IDLE) {
         /* Nothing is expected on an idle connection: it is the server closing it (EOF) or junk. */
         char junk[256];
-        ssize_t n = recv(c->fd, junk, sizeof junk, 0);
+        ssize_t n = conn_recv(c, junk, sizeof junk);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
         conn_close(g, c);
         return;
     }
-    ssize_t n = recv(c->fd, c->buf + c->len, RBUF_SIZE - c->len, 0);
+    ssize_t n = conn_recv(c, c->buf + c->len, RBUF_SIZE - c->len);
     int64_t t = now_ns(); /* right after the bytes arrived: the response's last byte time */
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) conn_broken(g, c);
@@ -727,11 +870,21 @@ static void on_readable(struct gen *g, struct conn *c) {
     else if (r == R_DONE) finish_response(g, c, t);
 }
 
+static void on_readable(struct gen *g, struct conn *c) {
+    /* OpenSSL may hold decrypted bytes that epoll cannot announce: read them before sleeping. */
+    do read_once(g, c);
+    while (c->ssl && c->state == C_BUSY && SSL_pending(c->ssl) > 0);
+}
+
 static void on_connect_ready(struct gen *g, struct conn *c) {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
         conn_fail(g, c, E_CONNECT);
+        return;
+    }
+    if (g->tls) {
+        tls_start(g, c);
         return;
     }
     c->state = C_BUSY;
@@ -750,7 +903,12 @@ static void on_event(struct gen *g, const struct epoll_event *ev) {
         if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connect_ready(g, c);
         return;
     }
-    if (c->state == C_BUSY && (e & EPOLLOUT) && c->woff < g->req_len) try_write(g, c);
+    if (c->state == C_HANDSHAKE) {
+        handshake(g, c);
+        return;
+    }
+    bool writable = (e & EPOLLOUT) || (c->write_wants_read && (e & EPOLLIN));
+    if (c->state == C_BUSY && writable && c->woff < g->req_len) try_write(g, c);
     if ((c->state == C_BUSY || c->state == C_IDLE) && (e & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(g, c);
 }
 
@@ -930,8 +1088,10 @@ static void report(struct gen *g) {
     print_dist("dispatch_lag_us", g->st.lag, st->nlag, false);
     printf(", \"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, \"cpu_pct\": %.2f, ", cpu_user, cpu_sys,
            wall > 0 ? 100 * (cpu_user + cpu_sys) / wall : 0.0);
-    printf("\"wall_s\": %.3f, \"connections_opened\": %lld, \"retries\": %lld}}\n", wall,
+    printf("\"wall_s\": %.3f, \"connections_opened\": %lld, \"retries\": %lld, ", wall,
            (long long)st->conns_opened, (long long)st->retries);
+    printf("\"tls\": %s, \"tls_handshakes\": %lld, \"tls_resumed\": %lld}}\n", cfg->tls ? "true" : "false",
+           (long long)st->handshakes, (long long)st->resumed);
 }
 
 int main(int argc, char **argv) {

@@ -1,7 +1,7 @@
 """Constant-rate (open-loop) HTTP/1.1 load generation with microsecond timing, for latency benchmarks.
 
-`run()` drives `loadgen.c` (compiled on first use by `build()`) against a loopback HTTP server and returns
-the JSON it prints.
+`run()` drives `loadgen.c` (compiled on first use by `build()`, linked with OpenSSL) against a loopback HTTP
+or HTTPS server and returns the JSON it prints.
 
 Open loop versus closed loop
 ----------------------------
@@ -33,13 +33,18 @@ What the numbers mean
   (wake-up latency; it is included in `latency_us`), plus its CPU use and the connections it opened. On a
   machine busy with other work, ordinary scheduling can wake it milliseconds late; `realtime=True` (root or
   CAP_SYS_NICE) runs it as SCHED_FIFO, which keeps that lag's p99 under ~100 us unless the host itself
-  stalls the VM.
+  stalls the VM. With `tls=True`, `tls_handshakes` and `tls_resumed` count the TLS handshakes (a failed one
+  is a `connect` error) and how many of them resumed an earlier session.
 
 Self-check against a throwaway nginx on 127.0.0.1 (prints one JSON object: a result per case, keyed by the
 case's name, each with the keys above):
 
     python benchmarks/loadgen.py --selfcheck
-    python benchmarks/loadgen.py --quick      # get_100, post_100, status_404, connect_refused, timeout
+    python benchmarks/loadgen.py --quick      # get_100, post_100, get_100_tls, status_404, connect_refused,
+                                              # timeout, tls_wrong_ca
+
+The TLS cases run against the same nginx on a second port, with a self-signed certificate for localhost:
+verified against it (`ca_file`), and against another CA, where every handshake must fail.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().with_name("loadgen.c")
@@ -81,7 +87,7 @@ def build() -> Path:
     # Compile to a private name, then rename: concurrent builds never see (or run) a half-written file.
     partial = binary.with_name(f"loadgen.{os.getpid()}.tmp")
     cc = os.environ.get("CC", "cc")
-    cmd = [cc, "-O2", "-Wall", "-Wextra", "-o", str(partial), str(SOURCE)]
+    cmd = [cc, "-O2", "-Wall", "-Wextra", "-o", str(partial), str(SOURCE), "-lssl", "-lcrypto"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise LoadgenError(f"{' '.join(cmd)} failed:\n{proc.stderr}")
@@ -104,6 +110,8 @@ def _command(
     connections: int,
     timeout_ms: int,
     realtime: bool,
+    tls: bool,
+    ca_file: Path | None,
 ) -> list[str]:
     cmd = [str(binary), "-u", url_host_port, "-r", repr(float(rate)), "-d", repr(float(duration_s))]
     cmd += ["-w", repr(float(warmup_s)), "-c", str(connections), "-t", str(timeout_ms), "-m", method, "-p", path]
@@ -111,6 +119,10 @@ def _command(
         cmd += ["-H", f"{name}: {value}"]
     if realtime:
         cmd.append("-R")
+    if tls:
+        cmd.append("-s")
+    if ca_file is not None:
+        cmd += ["-C", str(ca_file)]
     return cmd
 
 
@@ -127,12 +139,17 @@ def run(
     connections: int = 64,
     timeout_ms: int = 5000,
     realtime: bool = False,
+    tls: bool = False,
+    ca_file: Path | None = None,
 ) -> dict:
     """Send `rate` requests/s to `url_host_port` (e.g. "127.0.0.1:8080") for warm-up plus `duration_s`.
 
     Returns loadgen's JSON report (see the module docstring). `body`, if given, is sent with a
-    Content-Length. Raises LoadgenError if loadgen rejects the arguments or fails.
+    Content-Length. `tls`: HTTPS (SNI localhost), the certificate verified for localhost against
+    `ca_file` if given, else not verified. Raises LoadgenError if loadgen rejects the arguments or fails.
     """
+    if ca_file is not None and not tls:
+        raise ValueError("ca_file needs tls=True")
     cmd = _command(
         build(),
         url_host_port,
@@ -145,6 +162,8 @@ def run(
         connections=connections,
         timeout_ms=timeout_ms,
         realtime=realtime,
+        tls=tls,
+        ca_file=ca_file,
     )
     # Queued requests give up timeout_ms after their send time, so this bounds a healthy run.
     limit = warmup_s + duration_s + timeout_ms / 1000 + 30
@@ -177,7 +196,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        keepalive_requests 100000;
+{tls_listen}        keepalive_requests 100000;
         default_type application/json;
         location / {{ return 200 '{body}'; }}
         location /missing {{ return 404; }}
@@ -210,14 +229,45 @@ def _wait_listening(port: int, proc: subprocess.Popen, log: Path) -> None:
     raise LoadgenError(f"nginx did not listen on 127.0.0.1:{port} within 10 s")
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    port: int
+    cert: Path
+    """Self-signed for localhost: the CA file that verifies it."""
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """(cert, key): a P-256 certificate for localhost and 127.0.0.1, signed by itself."""
+    key, cert = directory / f"{name}.key", directory / f"{name}.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 @contextlib.contextmanager
-def throwaway_nginx(port: int | None = None, body: str = '{"ok":true}') -> Iterator[int]:
+def throwaway_nginx(
+    port: int | None = None, body: str = '{"ok":true}', tls_listener: list[TlsListener] | None = None
+) -> Iterator[int]:
     """An nginx whose files all live in a temp dir, answering `body` (no single quotes) at /;
-    yields its port (a free one unless given) and stops it (our PID only)."""
+    yields its port (a free one unless given) and stops it (our PID only). Given a list as
+    `tls_listener`, it also serves HTTPS on a free port with a self-signed certificate, and
+    appends where to the list."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with tempfile.TemporaryDirectory(prefix="loadgen-nginx-") as tmp:
         port = port or _free_port()
-        Path(tmp, "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, body=body))
+        tls_listen = ""
+        if tls_listener is not None:
+            cert, key = self_signed(Path(tmp), "localhost")
+            tls_port = _free_port()
+            tls_listen = f"        listen 127.0.0.1:{tls_port} ssl;\n        ssl_certificate {cert};\n"
+            tls_listen += f"        ssl_certificate_key {key};\n"
+            tls_listener.append(TlsListener(tls_port, cert))
+        conf = NGINX_CONF.format(tmp=tmp, port=port, body=body, tls_listen=tls_listen)
+        Path(tmp, "nginx.conf").write_text(conf)
         log = Path(tmp, "error.log")
         # -e: without it nginx opens its default error log under /var/log before reading our config.
         cmd = [nginx, "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", str(log), "-g", "daemon off;"]
@@ -299,13 +349,18 @@ def _at(port: int, **kwargs: object) -> dict:
     return {"url_host_port": f"127.0.0.1:{port}", **kwargs}
 
 
-def _cases(port: int, dead_port: int, hole_port: int, quick: bool = False) -> list[tuple[str, dict, Check]]:
+def _cases(
+    port: int, dead_port: int, hole_port: int, tls: TlsListener, other_ca: Path, quick: bool = False
+) -> list[tuple[str, dict, Check]]:
     post = {"method": "POST", "headers": {"Content-Type": "application/json"}, "body": b'{"model":"x","n":1}'}
+    verified = {"tls": True, "ca_file": tls.cert}
     if quick:
         cases = [
             ("get_100", _at(port, rate=100, duration_s=1, warmup_s=0), healthy(100, 1, at_rate=False)),
             ("post_100", _at(port, rate=100, duration_s=1, warmup_s=0, **post), healthy(100, 1, at_rate=False)),
-        ]
+            ("get_100_tls", _at(tls.port, rate=100, duration_s=1, warmup_s=0, **verified),
+             healthy(100, 1, at_rate=False)),
+        ]  # fmt: skip
     else:
         cases = [
             ("get_100", _at(port, rate=100, duration_s=5), healthy(100, 5)),
@@ -313,6 +368,8 @@ def _cases(port: int, dead_port: int, hole_port: int, quick: bool = False) -> li
             ("chunked_1000", _at(port, rate=1000, duration_s=3, path="/chunked"), healthy(1000, 3)),
             ("post_100", _at(port, rate=100, duration_s=3, **post), healthy(100, 3)),
             ("post_1000", _at(port, rate=1000, duration_s=3, **post), healthy(1000, 3)),
+            ("get_1000_tls", _at(tls.port, rate=1000, duration_s=5, **verified), healthy(1000, 5)),
+            ("post_1000_tls", _at(tls.port, rate=1000, duration_s=3, **verified, **post), healthy(1000, 3)),
         ]
         if os.geteuid() == 0:  # SCHED_FIFO needs root (or CAP_SYS_NICE)
             cases.append(("get_1000_realtime", _at(port, rate=1000, duration_s=5, realtime=True), healthy(1000, 5)))
@@ -321,6 +378,8 @@ def _cases(port: int, dead_port: int, hole_port: int, quick: bool = False) -> li
         ("status_404", _at(port, path="/missing", **quick), all_errors("status_non_2xx", 50)),
         ("connect_refused", _at(dead_port, **quick), all_errors("connect", 50)),
         ("timeout", _at(hole_port, timeout_ms=200, **quick), all_errors("timeout", 50)),
+        # Verification on: a certificate the CA file does not vouch for fails every handshake.
+        ("tls_wrong_ca", _at(tls.port, tls=True, ca_file=other_ca, **quick), all_errors("connect", 50)),
     ]
     return cases
 
@@ -333,15 +392,21 @@ def selfcheck(quick: bool = False) -> int:
     failures: list[str] = []
     warnings: list[str] = []
     dead_port = _free_port()  # nothing listens there: connections are refused
-    with throwaway_nginx() as port, black_hole() as hole_port:
+    tls: list[TlsListener] = []
+    with (
+        throwaway_nginx(tls_listener=tls) as port,
+        black_hole() as hole_port,
+        tempfile.TemporaryDirectory(prefix="loadgen-ca-") as other,
+    ):
+        other_ca, _ = self_signed(Path(other), "other")
         head = _raw_get_head(port, "/chunked")
         if "transfer-encoding: chunked" not in head:
             failures.append(f"nginx's /chunked answer is not chunked: {head!r}")
-        for name, kwargs, check in _cases(port, dead_port, hole_port, quick):
+        for name, kwargs, check in _cases(port, dead_port, hole_port, tls[0], other_ca, quick):
             print(f"running {name} ...", file=sys.stderr, flush=True)
             results[name] = r = run(**kwargs)
             failures += [f"{name}: {p}" for p in check(r)]
-            if name.startswith(("get", "chunked", "post")) and not quick:
+            if name.startswith(("get", "chunked", "post")) and not quick and not name.endswith("_tls"):
                 warnings += _soft_warnings(name, r)
     print(json.dumps(results, indent=2))
     for w in warnings:

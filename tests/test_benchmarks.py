@@ -25,6 +25,25 @@ LOADGEN_RESULT_KEYS = {
     "service_latency_us",
 }
 
+LOADGEN_QUICK_CASES = ("get_100", "post_100", "get_100_tls", "status_404", "connect_refused", "timeout", "tls_wrong_ca")
+GATEWAY_KEYS = {"benchmark", "upstream", "gateway", "request", "duration_s", "tenants", "configs", "goal", "summary"}
+GATEWAY_RUN_KEYS = {
+    "config",
+    "rate",
+    "direct_p50_ms",
+    "direct_p99_ms",
+    "gateway_p50_ms",
+    "gateway_p99_ms",
+    "added_p50_ms",
+    "added_p99_ms",
+    "errors",
+    "gateway_errors",
+    "achieved_rate",
+    "generator_lag_p99_us",
+    "gateway_connections",
+}
+GATEWAY_USAGE_KEYS = {"requests_sent", "rows_written", "rows_match", "catch_up_s", "cpu_s", "cpu_pct", "database_cpu_s"}
+
 # script, its quick arguments, the keys of its JSON object, and what to check one level down
 CASES = {
     "render": ("render.py", ("--quick",), RENDER_KEYS, {}),
@@ -58,8 +77,8 @@ CASES = {
     "loadgen": (
         "loadgen.py",
         ("--quick",),
-        {"get_100", "post_100", "status_404", "connect_refused", "timeout"},
-        {name: LOADGEN_RESULT_KEYS for name in ("get_100", "post_100", "status_404", "connect_refused", "timeout")},
+        set(LOADGEN_QUICK_CASES),
+        {name: LOADGEN_RESULT_KEYS for name in LOADGEN_QUICK_CASES},
     ),
     "usage": (
         "usage.py",
@@ -76,19 +95,10 @@ CASES = {
             }
         },
     ),
-    "gateway": (
-        "gateway.py",
-        ("--quick",),
-        {"benchmark", "upstream", "gateway", "request", "duration_s", "tenants", "quotas", "goal", "runs"},
-        {},
-    ),
-    # A tenant with a daily token quota (under it): the script checks the quota headers itself.
-    "gateway-quotas": (
-        "gateway.py",
-        ("--quick", "--quotas"),
-        {"benchmark", "tenants", "quotas", "goal", "runs"},
-        {},
-    ),
+    # Every default configuration (plain, usage with the real hx-usage and PostgreSQL, tls, tls-usage).
+    "gateway": ("gateway.py", ("--quick",), GATEWAY_KEYS | {"runs"}, {}),
+    # The quota check alone, the state file written by the script (checked by the script itself).
+    "gateway-quotas": ("gateway.py", ("--quick", "--configs", "quotas"), GATEWAY_KEYS | {"runs"}, {}),
 }
 
 
@@ -101,3 +111,15 @@ def test_quick_run_exits_0_and_prints_the_documented_keys(name, quick_benchmark)
     assert keys <= set(result), f"missing: {keys - set(result)}"
     for key, expected in inner.items():
         assert expected <= set(result[key]), f"{key}: missing {expected - set(result[key])}"
+
+
+def test_gateway_quick_run_has_a_run_per_configuration_with_the_documented_keys(quick_benchmark):
+    done = quick_benchmark("gateway.py", "--quick")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert [r["config"] for r in result["runs"]] == ["plain", "usage", "tls", "tls-usage"]
+    for run in result["runs"]:
+        assert set(run) >= GATEWAY_RUN_KEYS, f"{run['config']}: missing {GATEWAY_RUN_KEYS - set(run)}"
+        if run["config"].endswith("usage"):
+            assert set(run["usage"]) >= GATEWAY_USAGE_KEYS, f"{run['config']}: missing usage keys"
+    assert set(result["summary"]) == {"plain", "usage", "tls", "tls-usage"}
