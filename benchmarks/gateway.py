@@ -71,6 +71,7 @@ from hxgen.contracts import usage as usage_contract  # noqa: E402
 from hxgen.keys import hash_key, new_key  # noqa: E402
 from hxgen.pipeline import render_file  # noqa: E402
 from hxgen.render.usage import CONFIG_FILE as USAGE_CONFIG_FILE  # noqa: E402
+from hxgen.render.usage import NICE  # noqa: E402
 
 SPEC = ROOT / "benchmarks/data/gateway.hx.yaml"
 TENANT = "bench-client"
@@ -235,7 +236,10 @@ def usage_service(
     migrated = subprocess.run(hx_usage(config, "migrate"), capture_output=True, text=True, env=env, timeout=60)
     assert migrated.returncode == 0, f"hx-usage migrate failed: {migrated.stderr}"
     log = (staged.root / "hx-usage.log").open("w")
-    proc = subprocess.Popen(hx_usage(config, "serve"), stdout=log, stderr=subprocess.STDOUT, env=env)
+    # At the priority its systemd unit gives it (Nice=; CPUWeight= needs a cgroup of its own).
+    proc = subprocess.Popen(
+        hx_usage(config, "serve"), stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=lambda: os.nice(NICE)
+    )
     try:
         wait_listening(staged.usage_port, proc)
         yield UsageService(proc, cluster, staged.quota_dir / f"{TENANT}.json")

@@ -62,12 +62,16 @@ def config(u: UsagePlan) -> dict[str, Any]:
     return data
 
 
+NICE = 10
+"""The service's scheduling priority (the unit's Nice=); benchmarks/gateway.py runs it the same way."""
+
+
 def _unit(plan: Plan, u: UsagePlan) -> str:
     command = ((f"{u.venv_dir}/bin/{u.service}",), ("--config", u.config_file), ("serve",))
     return (
         templates()
         .get_template("usage.service.j2")
-        .render(header=header(plan.spec_file).rstrip("\n"), u=u, command=command, hx_group=layout.HX_GROUP)
+        .render(header=header(plan.spec_file).rstrip("\n"), u=u, command=command, hx_group=layout.HX_GROUP, nice=NICE)
     )
 
 

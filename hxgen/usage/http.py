@@ -95,7 +95,6 @@ class App:
             raise HttpError(404, f"no request {request_id} of yours", "request_not_found", "request_id")
         return 201, {"request_id": request_id, "rating": rating}
 
-
     def _store_feedback(self, tenant: str, request_id: str, rating: int, comment: str | None) -> bool:
         unavailable = HttpError(503, "usage storage is unavailable; try again later", "database_unavailable")
         if not self._feedback_slots.acquire(blocking=False):
