@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -85,6 +86,18 @@ class Series:
         self.last_row = Gauge(c.LAST_ROW_TIMESTAMP, "Time of the newest row written", registry=r)
 
 
+@dataclass(frozen=True)
+class _Children:
+    requests: dict[str, Any]
+    """status class -> its labelled counter, filled as classes are seen."""
+    prompt: Any
+    completion: Any
+    cache_hits: Any
+    refusals: Any
+    request_s: Any
+    added_s: Any
+
+
 class Meter:
     def __init__(self, config: ServiceConfig, series: Series, now: Callable[[], dt.datetime]) -> None:
         self.config = config
@@ -94,6 +107,7 @@ class Meter:
         self.labels = Labels(frozenset(config.tenants), dict(config.models))
         self.quotas = {t: q.daily_tokens for t, q in config.tenants.items() if q.daily_tokens is not None}
         self.today = DayCounts(self.current_day())
+        self._cache: dict[tuple[str, str], _Children] = {}
         self._dirty: set[str] = set(self.quotas)  # every quota file is written at start
         for tenant in config.tenants:
             series.quota_used.labels(tenant).set(0)
@@ -119,21 +133,43 @@ class Meter:
             self._set_gauges()
 
     def count(self, r: Request) -> None:
-        s, tenant, model = self.series, self.labels.tenant(r), self.labels.model(r)
-        s.requests.labels(tenant, model, status_class(r.status)).inc()
+        tenant, model = self.labels.tenant(r), self.labels.model(r)
+        per = self._children(tenant, model)
+        status = status_class(r.status)
+        counter = per.requests.get(status)
+        if counter is None:
+            counter = per.requests[status] = self.series.requests.labels(tenant, model, status)
+        counter.inc()
         if r.prompt_tokens:
-            s.prompt.labels(tenant, model).inc(r.prompt_tokens)
+            per.prompt.inc(r.prompt_tokens)
         if r.completion_tokens:
-            s.completion.labels(tenant, model).inc(r.completion_tokens)
+            per.completion.inc(r.completion_tokens)
         if r.cache == "HIT":
-            s.cache_hits.labels(tenant, model).inc()
+            per.cache_hits.inc()
         if r.quota_refused:
-            s.refusals.labels(tenant).inc()
+            per.refusals.inc()
         if r.model:
-            s.request_s.labels(model).observe(r.request_s)
+            per.request_s.observe(r.request_s)
             if r.added_s is not None:
-                s.added_s.labels(model).observe(r.added_s)
+                per.added_s.observe(r.added_s)
         self._count_day(r, tenant)
+
+    def _children(self, tenant: str, model: str) -> _Children:
+        """The labelled series of a (tenant, model), looked up once: labels() is most of the cost
+        of a line otherwise (profiled), and the label values are bounded by the spec."""
+        found = self._cache.get((tenant, model))
+        if found is None:
+            s = self.series
+            found = self._cache[(tenant, model)] = _Children(
+                requests={},
+                prompt=s.prompt.labels(tenant, model),
+                completion=s.completion.labels(tenant, model),
+                cache_hits=s.cache_hits.labels(tenant, model),
+                refusals=s.refusals.labels(tenant),
+                request_s=s.request_s.labels(model),
+                added_s=s.added_s.labels(model),
+            )
+        return found
 
     def _count_day(self, r: Request, tenant: str) -> None:
         if not r.model or tenant not in self.config.tenants:
