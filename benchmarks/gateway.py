@@ -68,6 +68,7 @@ import gateway_harness  # noqa: E402  (shared with the integration tests)
 import pg_harness  # noqa: E402
 
 from hxgen.contracts import usage as usage_contract  # noqa: E402
+from hxgen.contracts.usage_config import ServiceConfig  # noqa: E402
 from hxgen.keys import hash_key, new_key  # noqa: E402
 from hxgen.pipeline import render_file  # noqa: E402
 from hxgen.render.usage import CONFIG_FILE as USAGE_CONFIG_FILE  # noqa: E402
@@ -204,7 +205,7 @@ def usage_config(spec: Path, staged: gateway_harness.StagedGateway, cluster: pg_
         "reports": None,  # the weekly report is not part of the request path
     }
     data["database"] |= {"host": "127.0.0.1", "port": cluster.bouncer_port, "password_file": str(password)}
-    usage_contract.ServiceConfig.model_validate(data)
+    ServiceConfig.model_validate(data)
     path = staged.root / "usage.json"
     path.write_text(json.dumps(data, indent=2))
     return path

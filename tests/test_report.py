@@ -22,6 +22,7 @@ from usage_schema import create_usage_tables
 
 from hxgen import report as library
 from hxgen.contracts import usage as contract
+from hxgen.contracts.usage_config import Database, Listen, Reports, ServiceConfig
 from hxgen.pipeline import render_file
 from hxgen.report.period import period_ending
 from hxgen.report.progress import Progress
@@ -53,7 +54,10 @@ def last_sunday() -> dt.date:
 
 def spec_file(tmp: Path) -> Path:
     path = tmp / "hx.yaml"
-    path.write_text((ROOT / "hx.yaml").read_text() + f"\nusage:\n  time_zone: {ZONE}\n")
+    text = (ROOT / "hx.yaml").read_text()
+    zone = "  time_zone: UTC "
+    assert zone in text, "hx.yaml's usage.time_zone changed: update this test"
+    path.write_text(text.replace(zone, f"  time_zone: {ZONE} ", 1))
     return path
 
 
@@ -267,12 +271,12 @@ def usage_config(sources, directory: Path) -> Path:
     """hx-usage's configuration as the usage role installs it, pointing at the test's sources."""
     cluster = sources["cluster"]
     (directory / "db.password").write_text("hx-test-password\n")
-    config = contract.ServiceConfig(
+    config = ServiceConfig(
         version=contract.VERSION, access_log="/dev/null", state_dir=str(directory), time_zone=ZONE,
-        listen=contract.Listen(port=free_port()), tenants={}, models={},
-        database=contract.Database(host="127.0.0.1", port=cluster.pg_port, dbname="hx", user="hx",
+        listen=Listen(port=free_port()), tenants={}, models={},
+        database=Database(host="127.0.0.1", port=cluster.pg_port, dbname="hx", user="hx",
                                    password_file=str(directory / "db.password")),
-        reports=contract.Reports(enabled=True, directory=str(directory), keep=2, prometheus_url=sources["prom"].url),
+        reports=Reports(enabled=True, directory=str(directory), keep=2, prometheus_url=sources["prom"].url),
     )  # fmt: skip
     path = directory / "usage.json"
     path.write_text(config.model_dump_json())

@@ -28,6 +28,7 @@ from pg_harness import PASSWORD, PgCluster, pg_cluster
 from test_gateway_quotas import CHAT, ENGINE_PORT, QUOTA, SPEC, TENANTS, USAGE, Engine, serving
 
 from hxgen.contracts import usage as contract
+from hxgen.contracts.usage_config import ServiceConfig
 from hxgen.keys import hash_key, new_key
 from hxgen.pipeline import render_file
 
@@ -81,7 +82,7 @@ def usage_config(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCl
     }
     data["database"] |= {"port": cluster.bouncer_port, "password_file": str(tmp / "db.password")}
     path = tmp / "usage.json"
-    path.write_text(json.dumps(contract.ServiceConfig.model_validate(data).model_dump()))
+    path.write_text(json.dumps(ServiceConfig.model_validate(data).model_dump()))
     return path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pg_harness import DATABASE, OWNER, PASSWORD, PgCluster
 
-from hxgen.contracts.usage import ServiceConfig
+from hxgen.contracts.usage_config import ServiceConfig
 from hxgen.usage.config import parse
 
 MODELS = {"chat-small": "small", "chat-large": "large"}

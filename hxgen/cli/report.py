@@ -166,9 +166,11 @@ def _settings(args: argparse.Namespace, plan) -> tuple[str, str, str] | int:
 def _read_config(path: Path | None, required: bool):
     from pydantic import ValidationError
 
+    from ..contracts.usage_config import ServiceConfig
+
     chosen = path or Path(contract.CONFIG_PATH)
     try:
-        return contract.ServiceConfig.model_validate_json(chosen.read_text(encoding="utf-8"))
+        return ServiceConfig.model_validate_json(chosen.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if path is None and not required:
             return None

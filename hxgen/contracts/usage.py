@@ -4,7 +4,8 @@ follows the gateway's access log into PostgreSQL, meters tokens per tenant and w
 quota state the gateway reads). Both sides import the names from here, so neither can drift.
 
 Where things are:
-- the configuration hxgen renders and `hx-usage` reads: CONFIG_PATH (JSON, VERSION);
+- the configuration hxgen renders and `hx-usage` reads: CONFIG_PATH (JSON, VERSION), whose model
+  is hxgen.contracts.usage_config (apart, so that this module needs no pydantic);
 - the usage rows: TABLE in the spec's usage.database, one partition per UTC day named
   `requests_pYYYYMMDD` (hx_retention drops old ones), written through PgBouncer;
 - the quota state: one file per tenant with a quota, QUOTA_DIR/<tenant>.json, which the gateway
@@ -14,10 +15,6 @@ Where things are:
 """
 
 from __future__ import annotations
-
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 VERSION = "hx-usage/v1"
 CONFIG_PATH = "/etc/hx/usage.json"
@@ -106,55 +103,3 @@ LAST_ROW_TIMESTAMP = "hx_usage_last_row_timestamp_seconds"  # gauge: time of the
 REQUEST_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 ADDED_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 QUERY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
-
-
-# --- the configuration file (rendered by hxgen.render.usage, read by hxgen.usage.config) -------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Listen(_Strict):
-    address: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-
-
-class Database(_Strict):
-    host: str
-    """Where PgBouncer (or PostgreSQL without it) listens."""
-    port: int = Field(ge=1, le=65535)
-    dbname: str
-    user: str
-    """The database's owner: hx_retention prunes only tables it owns."""
-    password_file: str
-    """Root-owned on the host, readable by the service's group (the postgresql role writes it)."""
-
-
-class TenantQuota(_Strict):
-    daily_tokens: int | None = Field(default=None, ge=1)
-    """The tenant's own quota, else its tier's; None: no quota."""
-
-
-class Reports(_Strict):
-    enabled: bool
-    directory: str
-    keep: int = Field(ge=1)
-    prometheus_url: str
-    """Where `hx-usage report` reads SLOs, latencies and alerts."""
-
-
-class ServiceConfig(_Strict):
-    version: Literal["hx-usage/v1"]
-    access_log: str
-    state_dir: str
-    """The durable read positions and today's counts (position.json)."""
-    quota_dir: str = QUOTA_DIR
-    listen: Listen
-    database: Database
-    time_zone: str
-    tenants: dict[str, TenantQuota]
-    """Every tenant the gateway knows (the spec's, and the probe's): the only tenant label values."""
-    models: dict[str, str]
-    """Served name -> hx.yaml name of every model: the only model label values."""
-    poll_s: float = Field(default=0.5, gt=0, le=5)
-    """How often the access log is read; quotas are enforced at most about this late (plus a write)."""
-    reports: Reports | None = None

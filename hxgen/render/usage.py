@@ -1,4 +1,4 @@
-"""The hx-usage service: its configuration (hxgen.contracts.usage.ServiceConfig, read by every
+"""The hx-usage service: its configuration (hxgen.contracts.usage_config.ServiceConfig, read by every
 hx-usage command) and its systemd unit; and the weekly report's service and timer, which run
 `hxgen report` from the same virtualenv against the spec the host was converged from."""
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import layout
 from ..contracts import usage as contract
+from ..contracts import usage_config
 from ..plan import Plan
 from ..plan.usage import UsagePlan
 from .common import RENDERED_DIR, Artifact, header, templates
@@ -32,7 +33,7 @@ def render(plan: Plan) -> list[Artifact]:
 
 
 def config(u: UsagePlan) -> dict[str, Any]:
-    """hxgen.contracts.usage.ServiceConfig as JSON (the version names the contract)."""
+    """hxgen.contracts.usage_config.ServiceConfig as JSON (the version names the contract)."""
     data = {
         "version": contract.VERSION,
         "access_log": u.access_log,
@@ -58,7 +59,7 @@ def config(u: UsagePlan) -> dict[str, Any]:
         if u.reports_enabled
         else None,
     }
-    contract.ServiceConfig.model_validate(data)  # what the service will accept, checked at render time
+    usage_config.ServiceConfig.model_validate(data)  # what the service will accept, checked at render time
     return data
 
 

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from ..contracts import usage as contract
+from ..contracts.usage_config import ServiceConfig
 from . import config as config_mod
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
+def _check(args: argparse.Namespace, cfg: ServiceConfig) -> int:
     quotas = sum(1 for q in cfg.tenants.values() if q.daily_tokens is not None)
     print(
         f"{args.config}: ok: {cfg.access_log} into {cfg.database.dbname} at {cfg.database.host}:{cfg.database.port}, "
@@ -78,7 +79,7 @@ def _check(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
     return EXIT_OK
 
 
-def _migrate(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
+def _migrate(args: argparse.Namespace, cfg: ServiceConfig) -> int:
     from .database import DatabaseDown, connect, where
     from .migrations import MigrationError, migrate, register_retention
 
@@ -102,7 +103,7 @@ def _migrate(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
     return EXIT_OK
 
 
-def _service(cfg: contract.ServiceConfig):
+def _service(cfg: ServiceConfig):
     from .service import Service
 
     try:
@@ -112,7 +113,7 @@ def _service(cfg: contract.ServiceConfig):
         return None
 
 
-def _status(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
+def _status(args: argparse.Namespace, cfg: ServiceConfig) -> int:
     from .service import describe
     from .state import load
 
@@ -125,7 +126,7 @@ def _status(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
     return EXIT_OK
 
 
-def _serve(args: argparse.Namespace, cfg: contract.ServiceConfig) -> int:
+def _serve(args: argparse.Namespace, cfg: ServiceConfig) -> int:
     if not Path(cfg.access_log).parent.is_dir():
         print(f"hx-usage serve: {Path(cfg.access_log).parent}: no such directory (the gateway's logs)", file=sys.stderr)
         return EXIT_FAILED

@@ -1,4 +1,4 @@
-"""The configuration hxgen renders (hxgen.contracts.usage.ServiceConfig, JSON), read and checked
+"""The configuration hxgen renders (hxgen.contracts.usage_config.ServiceConfig, JSON), read and checked
 with a message per mistake instead of a traceback."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..contracts.usage import ServiceConfig
+from ..contracts.usage_config import ServiceConfig
 
 
 class ConfigError(Exception):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import psycopg
 
 from ..contracts import usage as contract
-from ..contracts.usage import ServiceConfig
+from ..contracts.usage_config import ServiceConfig
 from . import days
 from .config import read_password
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ..contracts import usage as contract
-from ..contracts.usage import ServiceConfig
+from ..contracts.usage_config import ServiceConfig
 from ..files import write_atomically
 from . import days
 from .lines import Labels, Request, status_class

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..contracts.usage import ServiceConfig
+from ..contracts.usage_config import ServiceConfig
 from ..logtail import LogCursor, Position
 from . import lines, migrations, state
 from .database import DatabaseDown, Writer, connect
