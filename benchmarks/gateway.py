@@ -49,7 +49,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -211,19 +210,6 @@ def usage_config(spec: Path, staged: gateway_harness.StagedGateway, cluster: pg_
     return path
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not listening(port):
-        assert proc.poll() is None, f"hx-usage exited with {proc.returncode}"
-        assert time.monotonic() < deadline, f"hx-usage did not listen on 127.0.0.1:{port} within {timeout_s} s"
-        time.sleep(0.1)
-
-
 def hx_usage(config: Path, *command: str) -> list[str]:
     return [sys.executable, "-m", "hxgen.usage.cli", "--config", str(config), *command]
 
@@ -242,15 +228,10 @@ def usage_service(
         hx_usage(config, "serve"), stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=lambda: os.nice(NICE)
     )
     try:
-        wait_listening(staged.usage_port, proc)
+        gateway_harness.wait_listening(staged.usage_port, proc, 30, "hx-usage")
         yield UsageService(proc, cluster, staged.quota_dir / f"{TENANT}.json")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        gateway_harness.stop(proc, 20)
         log.close()
 
 

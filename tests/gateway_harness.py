@@ -186,24 +186,27 @@ def start(staged: StagedGateway) -> subprocess.Popen:
     return proc
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10) -> None:
+def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10, what: str = "nginx") -> None:
+    """Until proc listens on 127.0.0.1:port; stops it and raises if it exits or takes too long."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited: {proc.stderr.read().decode() if proc.stderr else proc.returncode}")
+            said = proc.stderr.read() if proc.stderr else ""
+            said = said.decode() if isinstance(said, bytes) else said
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {said}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
     stop(proc)
-    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port}")
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s} s")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, timeout_s: float = 10) -> None:
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -108,14 +107,16 @@ def host(tmp_path_factory) -> Iterator[Host]:
         command = [sys.executable, "-m", "hxgen.usage.cli", "--config", str(config)]
         subprocess.run([*command, "migrate"], check=True, capture_output=True, timeout=60)
         nginx = gateway_harness.start(staged)
-        usage = subprocess.Popen([*command, "serve"], stderr=subprocess.PIPE, text=True, env=os.environ)
+        # Its log goes to a file: a pipe nobody reads would stop it once full.
+        journal = (tmp / "hx-usage.log").open("w")
+        usage = subprocess.Popen([*command, "serve"], stdout=journal, stderr=subprocess.STDOUT, env=os.environ)
         try:
-            gateway_harness.wait_listening(staged.usage_port, usage)
+            gateway_harness.wait_listening(staged.usage_port, usage, 30, "hx-usage")
             yield Host(staged, keys, cluster, usage)
         finally:
-            usage.send_signal(signal.SIGTERM)
-            usage.wait(timeout=30)
+            gateway_harness.stop(usage, 30)
             gateway_harness.stop(nginx)
+            journal.close()
 
 
 def test_a_tenant_is_refused_soon_after_its_quota_is_used_up_and_another_is_not(host, record_property):
