@@ -122,3 +122,14 @@ USAGE_DB_PASSWORD_FILE = f"{SECRETS_DIR}/usage/db.password"  # root:hx-usage 064
 
 def usage_reports_dir(data_dir: str) -> str:
     return f"{data_dir}/reports"
+
+
+# The control plane (hxgen/control/): the hx-control service, from the hxgen wheel in a venv of its
+# own, run by its own user, on loopback behind the gateway (/admin/api, /admin/graphql, /admin/ui).
+# What it writes for the gateway and where: hxgen.contracts.control.
+CONTROL_SERVICE = "hx-control"
+CONTROL_USER = "hx-control"
+CONTROL_VENV = f"{HX_ROOT}/control"
+CONTROL_STATE = "/var/lib/hx-control"
+CONTROL_PORT = 9747
+CONTROL_DB_PASSWORD_FILE = f"{SECRETS_DIR}/control/db.password"  # root:hx-control 0640, a copy of the owner's

@@ -1,0 +1,97 @@
+"""The configuration file of hx-control: rendered by hxgen.render.control from the Plan, read by
+hxgen.control.config. The names it refers to are in hxgen.contracts.control."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .control import GATEWAY_STATE_DIR
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Listen(_Strict):
+    address: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class Database(_Strict):
+    host: str
+    """Where PgBouncer (or PostgreSQL without it) listens."""
+    port: int = Field(ge=1, le=65535)
+    dbname: str
+    user: str
+    """The database's owner."""
+    password_file: str
+
+
+class Tier(_Strict):
+    requests_per_second: float
+    burst: int
+    daily_tokens: int | None = None
+
+
+class Tenant(_Strict):
+    role: Literal["admin", "operator", "user", "readonly"]
+    tier: str
+    models: list[str]
+    """Model names or route aliases, or ["*"]."""
+    daily_tokens: int | None = None
+    """The tenant's quota (its own, else its tier's); None: no quota."""
+
+
+class Model(_Strict):
+    served_name: str
+    engine: str
+    task: Literal["generate", "embed"]
+    version: str | None = None
+    health_url: str
+    """The engine's /health on loopback."""
+
+
+class SplitTarget(_Strict):
+    model: str
+    weight: int = Field(ge=0, le=100)
+
+
+class Route(_Strict):
+    sticky: Literal["tenant", "request"]
+    weights_owner: Literal["spec", "control"]
+    """spec: `hx-control sync` (every converge) sets the spec's split again. control: the split
+    is the starting point; weights set through hx-control survive a converge."""
+    split: list[SplitTarget]
+    """The spec's split: its variants bound what hx-control may set."""
+
+
+class Usage(_Strict):
+    table: str
+    time_zone: str
+
+
+class ServiceConfig(_Strict):
+    version: Literal["hx-control/v1"]
+    host_name: str
+    listen: Listen
+    database: Database
+    gateway_state_dir: str = GATEWAY_STATE_DIR
+    reload_command: list[str] | None = None
+    """None on a host, where the path unit reloads nginx when the state files change; a command
+    (run after each write) where there is no systemd, as in the tests."""
+    tenants: dict[str, Tenant]
+    tiers: dict[str, Tier]
+    models: dict[str, Model]
+    """hx.yaml name -> model."""
+    routes: dict[str, Route]
+    alertmanager_url: str | None = None
+    audit_config: str | None = None
+    """hx-audit's configuration file (hxgen.contracts.audit.CONFIG_PATH); None: the audit log is off."""
+    usage: Usage | None = None
+    """None without usage accounting: usage queries answer that it is off."""
+    spec_file: str | None = None
+    """The spec the host was converged from, for the cost model (hxgen.plan.costs)."""
+    rotate_overlap_hours: int = Field(default=24, ge=0)
+    """How long a rotated key keeps working beside its successor, unless the caller says otherwise."""
