@@ -48,7 +48,7 @@ ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),-
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,analytics,audit,usage,report]'
+	$(PY) -m pip install --quiet -e '.[test,analytics,audit,usage,report,control,client]'
 	touch $@
 
 setup: $(VENV)/.installed
