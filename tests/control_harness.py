@@ -99,16 +99,31 @@ def config(tmp: Path, cluster: PgCluster, engine_port: int, **overrides) -> dict
         },
         "tiers": {"standard": {"requests_per_second": 10, "burst": 20}},
         "models": {
-            "small": {"served_name": "chat-small", "engine": "vllm", "task": "generate",
-                      "health_url": f"http://127.0.0.1:{engine_port}/health"},
-            "large": {"served_name": "chat-large", "engine": "vllm", "task": "generate", "version": "2",
-                      "health_url": f"http://127.0.0.1:{dead}/health"},
+            "small": {
+                "served_name": "chat-small",
+                "engine": "vllm",
+                "task": "generate",
+                "health_url": f"http://127.0.0.1:{engine_port}/health",
+            },
+            "large": {
+                "served_name": "chat-large",
+                "engine": "vllm",
+                "task": "generate",
+                "version": "2",
+                "health_url": f"http://127.0.0.1:{dead}/health",
+            },
         },  # fmt: skip
         "routes": {
-            "chat": {"sticky": "tenant", "weights_owner": "control",
-                     "split": [{"model": "small", "weight": 80}, {"model": "large", "weight": 20}]},
-            "canary": {"sticky": "request", "weights_owner": "spec",
-                       "split": [{"model": "small", "weight": 90}, {"model": "large", "weight": 10}]},
+            "chat": {
+                "sticky": "tenant",
+                "weights_owner": "control",
+                "split": [{"model": "small", "weight": 80}, {"model": "large", "weight": 20}],
+            },
+            "canary": {
+                "sticky": "request",
+                "weights_owner": "spec",
+                "split": [{"model": "small", "weight": 90}, {"model": "large", "weight": 10}],
+            },
         },  # fmt: skip
         "alertmanager_url": f"http://127.0.0.1:{dead}",
         "audit_config": str(audit_config(tmp)),

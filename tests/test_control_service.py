@@ -6,21 +6,31 @@ real Alertmanager, and every mutation in the audit log."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from control_harness import ROLES, TENANT_OF_ROLE, Engine, config, serving, sql
-from pg_harness import pg_cluster
+from conftest import ROOT
+from control_harness import ROLES, TENANT_OF_ROLE, Engine, config, serving, sql, write_config
+from gateway_harness import stop, wait_listening
+from pg_harness import free_port, pg_cluster
+from test_real_tools import tool
 from usage_schema import create_usage_tables
 
 from hxgen.contracts import control as contract
 from hxgen.contracts import usage as usage_contract
+from hxgen.control import config as config_mod
+from hxgen.control.model import Caller, Unavailable
+from hxgen.control.service import HostControl
 from hxgen.keys import hash_key
 
 pytestmark = pytest.mark.tools
 
 TODAY = dt.datetime.now(dt.UTC).date()
+ADMIN = Caller("root", "admin", "k0000000")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +111,9 @@ ENDPOINTS = {
     "set_route_weights": (
         "routes:write",
         lambda c, r: c.call(
-            "PUT", "/routes/canary/weights", role=r,
+            "PUT",
+            "/routes/canary/weights",
+            role=r,
             json={"split": [{"model": "small", "weight": 90}, {"model": "large", "weight": 10}]},
         ),
     ),  # fmt: skip
@@ -164,11 +176,12 @@ def test_a_user_may_rotate_and_revoke_its_own_keys_only(control):
 def test_readonly_cannot_change_anything_even_its_own_keys(control):
     own = created(control, "viewer")["key"]["id"]
     before = control.keys_map
+    even = {"split": [{"model": "small", "weight": 50}, {"model": "large", "weight": 50}]}
     for method, path, body in (
         ("POST", "/keys", {"tenant": "viewer"}),
         ("POST", f"/keys/{own}/rotate", {}),
         ("POST", f"/keys/{own}/revoke", None),
-        ("PUT", "/routes/chat/weights", {"split": [{"model": "small", "weight": 50}, {"model": "large", "weight": 50}]}),
+        ("PUT", "/routes/chat/weights", even),
     ):
         assert control.call(method, path, role="readonly", json=body).status_code == 403
     assert control.keys_map == before
@@ -210,7 +223,7 @@ def test_a_rotation_never_lengthens_a_keys_life(control):
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     old = created(control, "acme", expires=soon.isoformat())
     rotated = control.call("POST", f"/keys/{old['key']['id']}/rotate", role="admin", json={"overlap_hours": 48})
-    assert dt.datetime.fromisoformat(rotated.json()["replaced"]["expires"]) == soon.replace(microsecond=soon.microsecond)
+    assert dt.datetime.fromisoformat(rotated.json()["replaced"]["expires"]) == soon
 
 
 def test_bad_key_requests_say_what_is_wrong(control):
@@ -338,3 +351,87 @@ def test_every_mutation_is_in_the_audit_log_with_the_caller_as_actor(control):
     assert [r["seq"] for r in newest] == sorted((r["seq"] for r in records), reverse=True)[:2]
     revocations = control.call("GET", "/audit", role="admin", params={"action": "key-revoked"}).json()
     assert revocations and {r["action"] for r in revocations} == {"key-revoked"}
+
+
+# --- cost, a real Alertmanager, a failing audit log, concurrent changes ---------------------------
+def _host(tmp, cluster, engine, **overrides) -> HostControl:
+    data = config(tmp, cluster, engine.port, **overrides)
+    return HostControl(config_mod.load(write_config(tmp, data)))
+
+
+def test_cost_is_each_tenants_share_of_the_models_cost_from_the_specs_cost_model(cluster, engine, tmp_path):
+    from hxgen.pipeline import render_file
+    from hxgen.report.figures import model_costs
+    from hxgen.report.model import Measured
+
+    host = _host(tmp_path, cluster, engine, spec_file=str(ROOT / "hx.yaml"))
+    day = dt.datetime.combine(TODAY - dt.timedelta(days=3), dt.time(), dt.UTC)
+    _insert_usage(cluster, [
+        (day + dt.timedelta(hours=1), "c1", "acme", "hermes-2", 200, 100),
+        (day + dt.timedelta(hours=2), "c2", "bob", "hermes-2", 50, 50),
+    ])  # fmt: skip
+    usage = host.usage(ADMIN, day, day + dt.timedelta(days=1))
+    plan = render_file(ROOT / "hx.yaml").plan
+
+    class Day:
+        hours = 24.0
+
+    whole = model_costs(plan, plan.business, Day(), Measured())["hermes-2"]
+    rows = {r.tenant: r for r in usage.rows}
+    assert usage.currency == "USD"
+    assert rows["acme"].cost == pytest.approx(whole * 300 / 400)
+    assert rows["bob"].cost == pytest.approx(whole * 100 / 400)
+    own = host.usage(Caller("bob", "user", "k1"), day, day + dt.timedelta(days=1))
+    assert [(r.tenant, r.cost) for r in own.rows] == [("bob", pytest.approx(whole / 4))]
+
+
+def test_alerts_are_alertmanagers_active_ones(cluster, engine, tmp_path):
+    conf = tmp_path / "alertmanager.yml"
+    conf.write_text("route: {receiver: nobody}\nreceivers: [{name: nobody}]\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [tool("prometheus-alertmanager"), f"--config.file={conf}", f"--storage.path={tmp_path / 'am'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_listening(port, process, timeout_s=30, what="alertmanager")
+        alert = {"labels": {"alertname": "HxEngineDown", "severity": "page", "model": "small"},
+                 "annotations": {"summary": "the engine of small is down"}}  # fmt: skip
+        requests.post(f"{url}/api/v2/alerts", json=[alert], timeout=10).raise_for_status()
+        with serving(tmp_path, config(tmp_path, cluster, engine.port, alertmanager_url=url)) as control:
+            alerts = control.call("GET", "/alerts", role="operator").json()
+    finally:
+        stop(process)
+    assert [(a["name"], a["severity"], a["summary"], a["labels"]["model"]) for a in alerts] == [
+        ("HxEngineDown", "page", "the engine of small is down", "small")
+    ]
+    assert alerts[0]["state"] == "active"
+
+
+def test_a_change_the_audit_log_cannot_record_is_not_made(cluster, engine, tmp_path):
+    host = _host(tmp_path, cluster, engine)
+    key = host.create_key(ADMIN, "acme")
+    (tmp_path / "audit" / "signing.key").unlink()  # the log cannot sign its head: appends fail
+    with pytest.raises(Unavailable, match="nothing was changed: the audit log cannot be appended to"):
+        host.revoke_key(ADMIN, key.key.id)
+    with pytest.raises(Unavailable):
+        host.create_key(ADMIN, "acme", note="unaudited")
+    assert host.keys(ADMIN, "acme")[-1].note != "unaudited"
+    assert next(k for k in host.keys(ADMIN, "acme") if k.id == key.key.id).revoked is None
+    assert hash_key(key.secret) in (tmp_path / "gateway" / "api-keys.map").read_text()
+
+
+def test_concurrent_changes_all_land_and_the_map_shows_them_all(cluster, engine, tmp_path):
+    host = _host(tmp_path, cluster, engine)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda i: host.create_key(ADMIN, "bob", note=f"c{i}"), range(16)))
+        revoked = list(pool.map(lambda k: host.revoke_key(ADMIN, k.key.id), made[:8]))
+    text = (tmp_path / "gateway" / "api-keys.map").read_text()
+    assert all(hash_key(k.secret) in text for k in made[8:])
+    assert not any(hash_key(k.secret) in text for k in made[:8])
+    assert {r.id for r in revoked} == {k.key.id for k in made[:8]}
+    logged = [json.loads(line) for p in (tmp_path / "audit" / "log").glob("audit-*.jsonl")
+              for line in p.read_text().splitlines()]  # fmt: skip
+    assert sorted(r["seq"] for r in logged) == list(range(1, 25))

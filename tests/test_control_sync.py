@@ -57,7 +57,7 @@ class Host:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    def keys(self) -> dict:
+    def stored(self) -> dict:
         return {k.id: k for k in self.control.keys(ADMIN)}
 
     def map(self) -> dict[str, str]:
@@ -88,7 +88,7 @@ def test_an_inventory_key_the_host_has_not_seen_is_added_once_and_audited_once(h
     entry, secret = inventory_key(expires=dt.date(2031, 3, 1))
     first = host.sync([entry])
     assert first["changed"] is True and first["added"] == [entry.id]
-    assert host.keys()[entry.id].origin == contract.ORIGIN_INVENTORY
+    assert host.stored()[entry.id].origin == contract.ORIGIN_INVENTORY
     assert host.map()[hash_key(secret)] == f"acme 2031-03-01 {entry.id}"
     again = host.sync([entry])
     assert again["changed"] is False and again["added"] == []
@@ -101,7 +101,7 @@ def test_a_key_created_on_the_host_is_never_touched_by_a_sync(host):
     made = host.control.create_key(ADMIN, "bob", note="host only")
     summary = host.sync([])
     assert made.key.id not in summary["revoked"]
-    assert host.keys()[made.key.id].revoked is None
+    assert host.stored()[made.key.id].revoked is None
     assert host.map()[hash_key(made.secret)] == f"bob - {made.key.id}"
 
 
@@ -111,7 +111,7 @@ def test_an_inventory_key_that_left_the_inventory_is_revoked(host):
     host.sync([kept, removed])
     summary = host.sync([kept])
     assert summary["changed"] is True and summary["revoked"] == [removed.id]
-    assert host.keys()[removed.id].revoked is not None
+    assert host.stored()[removed.id].revoked is not None
     assert hash_key(secret) not in host.map()
 
 
@@ -121,7 +121,7 @@ def test_a_revoked_key_is_not_resurrected_by_an_inventory_that_still_has_it(host
     host.control.revoke_key(ADMIN, entry.id)
     summary = host.sync([entry])
     assert summary["changed"] is False
-    assert host.keys()[entry.id].revoked is not None
+    assert host.stored()[entry.id].revoked is not None
     assert hash_key(secret) not in host.map()
 
 
@@ -131,7 +131,7 @@ def test_the_expiry_is_the_earlier_of_the_inventorys_and_the_hosts(host):
     rotated = host.control.rotate_key(ADMIN, entry.id, overlap_hours=3)
     short = rotated.replaced.expires
     summary = host.sync([entry])  # the inventory still says 2031: the host's earlier end stays
-    assert summary["changed"] is False and host.keys()[entry.id].expires == short
+    assert summary["changed"] is False and host.stored()[entry.id].expires == short
     assert host.map()[hash_key(rotated.secret)] == f"acme - {rotated.key.id}"
 
     other, other_secret = inventory_key(expires=dt.date(2031, 1, 1))
@@ -160,9 +160,8 @@ def test_a_live_split_naming_a_variant_no_longer_in_the_route_goes_back_to_the_s
     host.sync([])
     host.control.set_route_weights(ADMIN, "chat", [_w("small", 50), _w("large", 50)])
     models = host.data["models"] | {"tiny": host.data["models"]["small"] | {"served_name": "chat-tiny"}}
-    routes = host.data["routes"] | {
-        "chat": host.data["routes"]["chat"] | {"split": [{"model": "small", "weight": 60}, {"model": "tiny", "weight": 40}]}
-    }
+    split = [{"model": "small", "weight": 60}, {"model": "tiny", "weight": 40}]
+    routes = host.data["routes"] | {"chat": host.data["routes"]["chat"] | {"split": split}}
     host.reconfigure(models=models, routes=routes)
     summary = host.sync([])
     assert summary["routes_reset"] == ["chat"]
@@ -182,7 +181,7 @@ def test_check_says_what_would_change_and_changes_nothing(host):
     entry, secret = inventory_key()
     summary = host.sync([entry], "--check")
     assert summary["changed"] is True and summary["added"] == [entry.id]
-    assert entry.id not in host.keys()
+    assert entry.id not in host.stored()
     assert host.synced_records() == []
     assert host.sync([entry])["added"] == [entry.id]
 

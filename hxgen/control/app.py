@@ -43,7 +43,8 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def create_app(config: ServiceConfig, control: Control | None = None) -> FastAPI:
+def api() -> FastAPI:
+    """The routers that make the published document, without a host behind them."""
     app = FastAPI(
         title="hx-control",
         version=contract.VERSION,
@@ -53,6 +54,42 @@ def create_app(config: ServiceConfig, control: Control | None = None) -> FastAPI
         docs_url=None,  # no Swagger UI: it loads its scripts from a CDN
         redoc_url=None,
     )
+    app.include_router(rest.router)
+    # --- the integrator includes the other adapters here; they reach the host as the REST routes
+    # do, through request.app.state.control (hxgen.control.rest.control) -------------------------
+    # from . import graphql, ui
+    # app.include_router(graphql.router, prefix=contract.GRAPHQL_PATH)
+    # app.include_router(ui.router, prefix=contract.UI_PREFIX)
+    # -------------------------------------------------------------------------------------------
+    _without_422(app)
+    return app
+
+
+def openapi_document() -> dict:
+    return api().openapi()
+
+
+def _without_422(app: FastAPI) -> None:
+    """FastAPI documents its own 422 for a malformed request; hx-control answers those 400 with its
+    error body (_handlers), so the document says that instead."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = build()
+            for path in document.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = document.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def create_app(config: ServiceConfig, control: Control | None = None) -> FastAPI:
+    app = api()
     host = control or HostControl(config)
     metrics = Metrics()
     if isinstance(host, HostControl):
@@ -60,12 +97,6 @@ def create_app(config: ServiceConfig, control: Control | None = None) -> FastAPI
     app.state.control = host
     app.state.config = config
     app.state.metrics = metrics
-    app.include_router(rest.router)
-    # --- the integrator includes the other adapters here, over the same app.state.control ------
-    # from . import graphql, ui
-    # app.include_router(graphql.router(host), prefix=contract.GRAPHQL_PATH)
-    # app.include_router(ui.router(host), prefix=contract.UI_PREFIX)
-    # -------------------------------------------------------------------------------------------
     _handlers(app)
     _service_routes(app, config, metrics)
     return app

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.run is _openapi:  # the document depends on no host
+        return _openapi(args, None)
     try:
         cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:
@@ -59,9 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         ("check", _check, "check the configuration file and exit",
          "Read the configuration (--config) and say whether it is valid; the role validates the rendered file "
          "with it before installing it."),
-        ("openapi", _openapi, "print the REST API's OpenAPI document (JSON, sorted keys)",
+        ("openapi", _openapi, "print the REST API's OpenAPI document (JSON, sorted keys); needs no --config",
          "The document the service publishes at /admin/api/openapi.json; hxgen/control/openapi.json is this "
-         "output, and a test fails when they differ."),
+         "output (`hx-control openapi > hxgen/control/openapi.json`), and a test fails when they differ."),
         ("state", _state, "write the gateway's state files from the database",
          f"Rewrite {Path(contract.KEYS_MAP).name} and {Path(contract.ROUTE_WEIGHTS).name} in gateway_state_dir "
          "from the database (only those that differ), then run reload_command if one changed."),
@@ -116,15 +118,15 @@ def _migrate(args: argparse.Namespace, cfg: ServiceConfig) -> int:
     return EXIT_OK
 
 
-def _openapi(args: argparse.Namespace, cfg: ServiceConfig) -> int:
-    from .app import create_app
-
-    print(openapi_text(create_app(cfg)), end="")
+def _openapi(args: argparse.Namespace, cfg: ServiceConfig | None) -> int:
+    print(openapi_text(), end="")
     return EXIT_OK
 
 
-def openapi_text(app) -> str:
-    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+def openapi_text() -> str:
+    from .app import openapi_document
+
+    return json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
 
 
 def _state(args: argparse.Namespace, cfg: ServiceConfig) -> int:
