@@ -5,41 +5,24 @@ tier), so the service never meets a dangling name at request time."""
 
 from __future__ import annotations
 
-import json
 import re
 import zoneinfo
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ..contracts.control import VERSION
 from ..contracts.control_config import ServiceConfig
+from ..services import ConfigError, load_json, validate
+from ..services import read_password as _read_password
 
-
-class ConfigError(Exception):
-    pass
+__all__ = ["ConfigError", "load", "parse", "problems_of", "read_password"]
 
 
 def load(path: Path) -> ServiceConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not JSON: {exc}") from exc
-    return parse(data, str(path))
+    return parse(load_json(path), str(path))
 
 
 def parse(data: object, where: str = "config") -> ServiceConfig:
-    try:
-        config = ServiceConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise ConfigError(f"{where}: not a valid {VERSION} configuration: {problems}") from None
+    config = validate(ServiceConfig, data, where, VERSION)
     for problem in problems_of(config):
         raise ConfigError(f"{where}: {problem}")
     return config
@@ -76,11 +59,7 @@ def problems_of(config: ServiceConfig) -> list[str]:
 
 
 def read_password(config: ServiceConfig) -> str:
-    path = Path(config.database.password_file)
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the database password: {exc.strerror or exc}") from exc
+    return _read_password(config.database.password_file)
 
 
 def _qualified_table(name: str) -> bool:

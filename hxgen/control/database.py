@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import psycopg
 
+from .. import services
 from ..contracts import control as contract
 from ..contracts.control_config import ServiceConfig
 from ..pg_migrations import Schema
-from .config import ConfigError, read_password
 from .model import Unavailable
 
 # "hxcontrl" in ASCII: any constant shared by every hx-control (and no other service).
@@ -23,34 +23,15 @@ MIGRATIONS = Schema("hxgen.control", contract.SCHEMA, contract.MIGRATIONS_TABLE,
 
 
 def where(config: ServiceConfig) -> str:
-    d = config.database
-    return f"{d.host}:{d.port} (database {d.dbname}, user {d.user})"
+    return services.where(config.database)
 
 
 def connect(config: ServiceConfig, timeout_s: int = 5) -> psycopg.Connection:
     """Raises Unavailable, with where and what to check."""
-    d = config.database
     try:
-        password = read_password(config)
-    except ConfigError as exc:
+        return services.connect(config.database, "hx-control", timeout_s)
+    except (services.DatabaseDown, services.ConfigError) as exc:
         raise Unavailable(str(exc)) from None
-    try:
-        return psycopg.connect(
-            host=d.host,
-            port=d.port,
-            dbname=d.dbname,
-            user=d.user,
-            password=password,
-            connect_timeout=timeout_s,
-            application_name="hx-control",
-            prepare_threshold=None,
-            autocommit=True,  # every statement in an explicit transaction: none is left open
-        )
-    except psycopg.Error as exc:
-        raise Unavailable(
-            f"cannot reach PostgreSQL at {where(config)}: {str(exc).strip()}; check that pgbouncer and "
-            f"postgresql run and that {d.password_file} holds the owner's password"
-        ) from None
 
 
 @contextlib.contextmanager
