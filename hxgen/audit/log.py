@@ -202,3 +202,20 @@ class AuditLog:
             }
             self._append_locked("hx-audit", PRUNED, detail, now)
             return removed
+
+
+def recent(directory: Path, limit: int, action: str | None = None) -> list[dict]:
+    """The newest `limit` records (of `action`, when given), newest first, read from the end of
+    the newest segments; a line that is not JSON is skipped (`hx-audit verify` reports it)."""
+    found: list[dict] = []
+    for path in reversed(segments(directory)):
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and (action is None or record.get("action") == action):
+                found.append(record)
+                if len(found) >= limit:
+                    return found
+    return found

@@ -186,6 +186,10 @@ class Control(Protocol):
 
     def tenants(self, caller: Caller) -> list[Tenant]: ...
 
+    def tenant(self, caller: Caller, name: str) -> Tenant:
+        """Forbidden for another tenant than an own-scope caller's; NotFound for no such tenant."""
+        ...
+
     def keys(self, caller: Caller, tenant: str | None = None) -> list[ApiKey]: ...
 
     def create_key(
@@ -207,11 +211,13 @@ class Control(Protocol):
     def usage(
         self,
         caller: Caller,
-        start: dt.datetime,
-        end: dt.datetime,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
         tenant: str | None = None,
         model: str | None = None,
-    ) -> Usage: ...
+    ) -> Usage:
+        """start None: the start of today in the usage time zone; end None: now."""
+        ...
 
     def quotas(self, caller: Caller) -> list[Quota]: ...
 

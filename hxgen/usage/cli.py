@@ -15,39 +15,23 @@ import sys
 import threading
 from pathlib import Path
 
+from .. import services
 from ..contracts import usage as contract
 from ..contracts.usage_config import ServiceConfig
+from ..services import EXIT_FAILED, EXIT_OK
 from . import config as config_mod
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    try:
-        cfg = config_mod.load(args.config)
-    except config_mod.ConfigError as exc:
-        print(f"hx-usage: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        return args.run(args, cfg)
-    except BrokenPipeError:
-        return EXIT_OK
+    return services.main(_parser(), argv, config_mod.load)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hx-usage",
-        description="Follow the gateway's access log into PostgreSQL and meter tokens per tenant.",
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config", type=Path, default=Path(contract.CONFIG_PATH), help=f"configuration file ({contract.CONFIG_PATH})"
+    parser = services.parser(
+        "hx-usage",
+        "Follow the gateway's access log into PostgreSQL and meter tokens per tenant.",
+        __doc__,
+        contract.CONFIG_PATH,
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     commands = (

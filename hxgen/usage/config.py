@@ -3,40 +3,22 @@ with a message per mistake instead of a traceback."""
 
 from __future__ import annotations
 
-import json
 import zoneinfo
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ..contracts.usage_config import ServiceConfig
+from ..services import ConfigError, load_json, validate
+from ..services import read_password as _read_password
 
-
-class ConfigError(Exception):
-    pass
+__all__ = ["ConfigError", "load", "parse", "read_password"]
 
 
 def load(path: Path) -> ServiceConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror or exc}") from exc
-    try:
-        return parse(json.loads(text), str(path))
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            raise
-        raise ConfigError(f"{path}: not JSON: {exc}") from exc
+    return parse(load_json(path), str(path))
 
 
 def parse(data: object, where: str = "config") -> ServiceConfig:
-    try:
-        config = ServiceConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise ConfigError(f"{where}: not a valid hx-usage/v1 configuration: {problems}") from None
+    config = validate(ServiceConfig, data, where, "hx-usage/v1")
     try:
         zoneinfo.ZoneInfo(config.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -48,8 +30,4 @@ def parse(data: object, where: str = "config") -> ServiceConfig:
 
 
 def read_password(config: ServiceConfig) -> str:
-    path = Path(config.database.password_file)
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the database password: {exc.strerror or exc}") from exc
+    return _read_password(config.database.password_file)

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 
 import psycopg
 
+from .. import services
 from ..contracts import usage as contract
 from ..contracts.usage_config import ServiceConfig
+from ..services import DatabaseDown
 from . import days
-from .config import read_password
 
 COLUMN_TYPES = (
     "timestamptz", "text", "text", "text", "text", "text", "text", "text",
@@ -31,36 +32,16 @@ FEEDBACK = (
     "WHERE request_id = %s AND tenant = %s RETURNING model_name"
 )
 PARTITION_LOCK_KEY = 0x6878_7573_6167_66
-
-
-class DatabaseDown(Exception):
-    """PostgreSQL or PgBouncer did not answer; the message says where and what to check."""
+__all__ = ["DatabaseDown", "Writer", "connect", "partition_name", "where"]
 
 
 def where(config: ServiceConfig) -> str:
-    d = config.database
-    return f"{d.host}:{d.port} (database {d.dbname}, user {d.user})"
+    return services.where(config.database)
 
 
 def connect(config: ServiceConfig, timeout_s: int = 5) -> psycopg.Connection:
-    d = config.database
-    try:
-        return psycopg.connect(
-            host=d.host,
-            port=d.port,
-            dbname=d.dbname,
-            user=d.user,
-            password=read_password(config),
-            connect_timeout=timeout_s,
-            application_name="hx-usage",
-            prepare_threshold=None,
-            autocommit=True,  # every statement in an explicit transaction: none is left open
-        )
-    except psycopg.Error as exc:
-        raise DatabaseDown(
-            f"cannot reach PostgreSQL at {where(config)}: {str(exc).strip()}; check that pgbouncer and "
-            f"postgresql run and that {d.password_file} holds the owner's password"
-        ) from None
+    """Raises DatabaseDown, and ConfigError for an unreadable password file."""
+    return services.connect(config.database, "hx-usage", timeout_s)
 
 
 def partition_name(day: dt.date) -> str:
