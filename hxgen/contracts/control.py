@@ -81,36 +81,24 @@ only, so no other endpoint can be reached with a cookie (no cross-site request c
 
 # --- who may do what (fine-grained RBAC, enforced by hx-control) ------------------------------
 # Scopes: "own" is the caller's own tenant, "all" every tenant.
+_OPERATOR = frozenset(
+    {
+        "tenants:read:all",
+        "keys:read:all",
+        "keys:rotate:all",
+        "keys:revoke:all",
+        "models:read",
+        "routes:read",
+        "routes:write",
+        "usage:read:all",
+        "alerts:read",
+        "audit:read",
+    }
+)
+"""Those who watch and run the host: everything but making keys, which only admins do."""
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(
-        {
-            "tenants:read:all",
-            "keys:read:all",
-            "keys:create",
-            "keys:rotate:all",
-            "keys:revoke:all",
-            "models:read",
-            "routes:read",
-            "routes:write",
-            "usage:read:all",
-            "alerts:read",
-            "audit:read",
-        }
-    ),
-    "operator": frozenset(
-        {
-            "tenants:read:all",
-            "keys:read:all",
-            "keys:rotate:all",
-            "keys:revoke:all",
-            "models:read",
-            "routes:read",
-            "routes:write",
-            "usage:read:all",
-            "alerts:read",
-            "audit:read",
-        }
-    ),
+    "admin": _OPERATOR | {"keys:create"},
+    "operator": _OPERATOR,
     "user": frozenset(
         {"tenants:read:own", "keys:read:own", "keys:rotate:own", "keys:revoke:own", "models:read", "usage:read:own"}
     ),

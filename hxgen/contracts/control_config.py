@@ -5,28 +5,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .control import GATEWAY_STATE_DIR
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Listen(_Strict):
-    address: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-
-
-class Database(_Strict):
-    host: str
-    """Where PgBouncer (or PostgreSQL without it) listens."""
-    port: int = Field(ge=1, le=65535)
-    dbname: str
-    user: str
-    """The database's owner."""
-    password_file: str
+from .service_config import Database, Listen
+from .service_config import Strict as _Strict
 
 
 class Tier(_Strict):

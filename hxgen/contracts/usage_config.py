@@ -5,29 +5,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from .service_config import Database, Listen
+from .service_config import Strict as _Strict
 from .usage import QUOTA_DIR
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Listen(_Strict):
-    address: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-
-
-class Database(_Strict):
-    host: str
-    """Where PgBouncer (or PostgreSQL without it) listens."""
-    port: int = Field(ge=1, le=65535)
-    dbname: str
-    user: str
-    """The database's owner: hx_retention prunes only tables it owns."""
-    password_file: str
-    """Root-owned on the host, readable by the service's group (the postgresql role writes it)."""
 
 
 class TenantQuota(_Strict):
