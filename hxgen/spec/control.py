@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..contracts.control import ROTATE_OVERLAP_HOURS_MAX
 from .common import StrictModel
 from .databases import PgIdentifier
+
+# hxgen.contracts.control.ROTATE_OVERLAP_HOURS_MAX (the spec imports nothing of hxgen; a test
+# checks they agree).
+ROTATE_OVERLAP_HOURS_MAX = 24 * 30
 
 
 class Control(StrictModel):
