@@ -84,9 +84,12 @@ def keys_map(api_keys: list[dict], probe_key: str | None = None, control: bool =
     """The role's key map; probe_key plays the key the role generates for the probe tenant.
     control: hx-control runs, and the role's map holds only the probe's key."""
     template = jinja2.Template(KEYS_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined, trim_blocks=True)
+    map_keys = [] if control else api_keys
     probe = {"stat": {"checksum": hashlib.sha256(probe_key.encode()).hexdigest()}} if probe_key else {}
     return template.render(
-        gateway_api_keys=api_keys,
+        # The role's names for the keys it maps (hx-control's file holds the others).
+        gateway_api_keys=map_keys,
+        _gateway_map_keys=map_keys,
         gateway_control_enabled=control,
         gateway_probe_key_file="probe.key" if probe_key else None,
         gateway_probe_tenant=layout.PROBE_TENANT,

@@ -223,6 +223,8 @@ class GatewayControl:
 
     port: int
     """hx-control's loopback port."""
+    state_dir: str
+    """Where hx-control writes both files; the gateway role creates it and seeds them once."""
     keys_map: str
     """nginx map entries of hx-control's keys, included beside the gateway role's api-keys.map."""
     route_weights: str
@@ -378,7 +380,9 @@ def build_gateway_plan(
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
         usage=GatewayUsage(usage.port, usage.quota_dir) if usage else None,
-        control=GatewayControl(control.port, control.keys_map, control.route_weights_file) if control else None,
+        control=GatewayControl(control.port, control.gateway_state_dir, control.keys_map, control.route_weights_file)
+        if control
+        else None,
     )
 
 

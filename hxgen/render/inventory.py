@@ -157,6 +157,9 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             # hx-control runs: the role seeds its state files (keys, route weights) once, and its own
             # api-keys.map holds only the probe's key (hx-control's file holds the inventory's).
             "gateway_control_enabled": g.control is not None,
+            "gateway_control_state_dir": g.control.state_dir if g.control else None,
+            "gateway_control_keys_map": g.control.keys_map if g.control else None,
+            "gateway_control_route_weights_file": g.control.route_weights if g.control else None,
             "gateway_upstreams": [
                 {
                     "name": m.name,

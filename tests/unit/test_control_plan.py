@@ -178,7 +178,13 @@ def test_the_control_roles_variables(spec_data):
     assert set(variables) == INVENTORY_VARS
     assert variables["control_health_url"] == f"http://127.0.0.1:{layout.CONTROL_PORT}/healthz"
     assert variables["control_inventory_keys_file"] == contract.INVENTORY_KEYS
-    assert yaml.safe_load(files["inventory/group_vars/hx/gateway.yml"])["gateway_control_enabled"] is True
+    gateway = yaml.safe_load(files["inventory/group_vars/hx/gateway.yml"])
+    assert gateway["gateway_control_enabled"] is True
+    assert gateway["gateway_control_state_dir"] == contract.GATEWAY_STATE_DIR
+    assert (gateway["gateway_control_keys_map"], gateway["gateway_control_route_weights_file"]) == (
+        contract.KEYS_MAP,
+        contract.ROUTE_WEIGHTS,
+    )
 
 
 def test_rotate_overlap_hours_is_bounded(spec_data):
