@@ -78,7 +78,7 @@ def keys_map(api_keys: list[dict], probe_key: str | None = None) -> str:
     template = jinja2.Template(KEYS_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined, trim_blocks=True)
     probe = {"stat": {"checksum": hashlib.sha256(probe_key.encode()).hexdigest()}} if probe_key else {}
     return template.render(
-        gateway_api_keys=api_keys,
+        _gateway_map_keys=api_keys,
         gateway_probe_key_file="probe.key" if probe_key else None,
         gateway_probe_tenant=layout.PROBE_TENANT,
         _gateway_probe_key=probe,
