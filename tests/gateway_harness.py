@@ -87,10 +87,7 @@ def keys_map(api_keys: list[dict], probe_key: str | None = None, control: bool =
     map_keys = [] if control else api_keys
     probe = {"stat": {"checksum": hashlib.sha256(probe_key.encode()).hexdigest()}} if probe_key else {}
     return template.render(
-        # The role's names for the keys it maps (hx-control's file holds the others).
-        gateway_api_keys=map_keys,
         _gateway_map_keys=map_keys,
-        gateway_control_enabled=control,
         gateway_probe_key_file="probe.key" if probe_key else None,
         gateway_probe_tenant=layout.PROBE_TENANT,
         _gateway_probe_key=probe,

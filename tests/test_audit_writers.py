@@ -1,6 +1,7 @@
-"""Root and the service user append to one log: the setgid group directory and the 0660 files
-the audit role sets up, tried for real with two users (root, and nobody standing in for the
-hx-audit user, its group standing in for hx-audit)."""
+"""Root, the service user and a member of its group append to one log: the setgid group directory,
+the 0660 files and the 0640 signing key the audit role sets up, tried for real with three users
+(root; nobody standing in for the hx-audit user, its group for hx-audit; daemon, with that group
+as a supplementary one, standing in for hx-control)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hxgen.contracts import audit as contract
 pytestmark = pytest.mark.tools
 
 SERVICE_USER, SERVICE_GROUP = "nobody", "nogroup"
+MEMBER_USER = "daemon"
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-cryptography: readable by any user, unlike a venv below /root
 
 
@@ -41,7 +43,8 @@ def shared():
             (top / d).chmod(mode)  # what roles/audit/tasks/install.yml sets
         key = top / "keys" / "head.key"
         signing.generate_key(key)
-        os.chown(key, uid, gid)  # roles/audit/tasks/configure.yml: the service user's, 0600
+        os.chown(key, uid, gid)
+        key.chmod(0o640)  # roles/audit/tasks/configure.yml: the service user's, readable by the writers' group
         cfg = {
             "version": contract.VERSION,
             "log_dir": str(top / "log"),
@@ -58,11 +61,14 @@ def shared():
         shutil.rmtree(top)
 
 
-def append(top: Path, actor: str, as_service: bool) -> subprocess.CompletedProcess:
+def append(top: Path, actor: str, as_service: bool, as_member: bool = False) -> subprocess.CompletedProcess:
     argv = [PYTHON, "-m", "hxgen.audit.cli", "--config", str(top / "audit.json"), "append", "--actor", actor,
             "--action", "test"]  # fmt: skip
     if as_service:
         argv = ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_GROUP}", "--clear-groups", *argv]
+    if as_member:  # its own primary group; the log's group only as a supplementary one
+        member = pwd.getpwnam(MEMBER_USER)
+        argv = ["setpriv", f"--reuid={member.pw_uid}", f"--regid={member.pw_gid}", f"--groups={SERVICE_GROUP}", *argv]
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd="/")
 
@@ -79,6 +85,16 @@ def test_root_and_the_service_user_append_in_turn_to_one_chain(shared):
     result = verify(shared / "log", json.loads((shared / "log" / "head.json").read_text()), public)
     assert result.ok and result.records == 6, result.problem
     assert (shared / "backups" / "head.json").read_text() == (shared / "log" / "head.json").read_text()
+
+
+def test_a_member_of_the_group_appends_and_signs_between_the_other_writers(shared):
+    writers = [(False, False), (False, True), (True, False), (False, True), (False, False)]
+    for n, (as_service, as_member) in enumerate(writers):
+        done = append(shared, f"writer-{n}", as_service, as_member)
+        assert done.returncode == 0, done.stderr
+    public = signing.load_public_key(shared / "keys" / "head.key.pub")
+    result = verify(shared / "log", json.loads((shared / "log" / "head.json").read_text()), public)
+    assert result.ok and result.records == len(writers), result.problem
 
 
 def test_a_user_outside_the_group_cannot_append(shared):

@@ -94,10 +94,10 @@ def test_an_admin_call_through_the_gateway_becomes_a_record(host, tls):
     assert "Bearer" not in log
 
 
-def test_the_log_is_readable_by_its_group_only_and_the_key_is_private(host):
+def test_the_log_and_the_key_are_readable_by_its_group_only(host):
     assert host.file(LOG_DIR).mode == 0o2770 and host.file(LOG_DIR).group == "hx-audit"
     key = host.file("/etc/hx/secrets/audit/head.key")
-    assert key.mode == 0o600 and key.user == "hx-audit"
+    assert key.mode == 0o640 and key.user == "hx-audit" and key.group == "hx-audit"
 
 
 def test_prometheus_scrapes_the_audit_service():
