@@ -59,6 +59,7 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
 
     create = commands.add_parser(
         "create",
+        allow_abbrev=False,  # --api-key must not pass for --api-key-file (it would take a key for a path)
         help="make a key for a tenant, store its hash, print the key once",
         description="Make a key for a tenant of gateway.tenants and store its SHA-256 in the keys file. "
         "The key is printed on stdout, alone, and never again: KEY=$(hxgen keys create --tenant NAME). "
@@ -82,6 +83,7 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
 
     listing = commands.add_parser(
         "list",
+        allow_abbrev=False,  # --api-key must not pass for --api-key-file (it would take a key for a path)
         help="show the keys with their tenant, dates and status (never the hashes in text)",
         description="Show every key in the keys file: id, tenant, created, expires and status. "
         "Status is ok, expired (its expiry date has come) or unknown-tenant (its tenant is no longer in "
@@ -103,6 +105,7 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
 
     rotate = commands.add_parser(
         "rotate",
+        allow_abbrev=False,  # --api-key must not pass for --api-key-file (it would take a key for a path)
         help="on a live host: replace a key with a new one, the old one working for an overlap",
         description="On the host given with --host: make a new key for the key's tenant and print it once, "
         "like create; the old key keeps working for the overlap (--overlap-hours, default the host's), then "
@@ -124,6 +127,7 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
 
     revoke = commands.add_parser(
         "revoke",
+        allow_abbrev=False,  # --api-key must not pass for --api-key-file (it would take a key for a path)
         help="remove a key from the keys file, or revoke it on a live host",
         description="Remove the key with this id from the keys file. The gateway keeps accepting it until "
         "the playbook runs again: ansible-playbook -i inventory playbooks/site.yml --tags gateway. "
@@ -141,6 +145,7 @@ def add_keys_commands(sub: argparse._SubParsersAction) -> None:
 
     whoami = commands.add_parser(
         "whoami",
+        allow_abbrev=False,  # --api-key must not pass for --api-key-file (it would take a key for a path)
         help="on a live host: the tenant, role and permissions of the API key in use",
         description="Ask the host given with --host who the API key (--api-key-file or HX_API_KEY) belongs "
         "to and what its role may do: a quick check of a key and of the way to the host.",

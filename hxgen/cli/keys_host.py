@@ -123,6 +123,9 @@ def _base_url(text: str) -> str:
 
 def _api_key(path: Path | None) -> str:
     if path is not None:
+        if path.name.startswith("hx-") and not path.exists():  # a key where its file belongs: never echo it
+            raise HostFailed("--api-key-file takes the path of a file holding the key, not the key",
+                             f"put the key in a file only you can read, or in {API_KEY_ENV}", EXIT_USAGE)  # fmt: skip
         try:
             key, where = path.read_text().strip(), str(path)
         except (OSError, UnicodeDecodeError) as exc:
