@@ -56,7 +56,7 @@ def test_systemd_analyze_verifies_every_unit(spec, tmp_path):
     # An image root with the host's stock units (for the targets units depend on) and the
     # programs the role installs, so that verify checks our units and nothing else.
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    units = sorted([*(out / "rendered/systemd").glob("*.service"), *(out / "rendered/systemd").glob("*.timer")])
+    units = sorted(p for kind in ("service", "timer", "path") for p in (out / "rendered/systemd").glob(f"*.{kind}"))
     assert units
     for unit in units:
         for program in unit_programs(unit.read_text()):

@@ -320,7 +320,7 @@ def test_the_source_reading_finds_reads_through_helpers():
 
     assert _spec_reads(references.probe_tenant, set()) == {"gateway", "monitoring", "models"}
     assert _spec_reads(uniqueness.no_reserved_ports, set()) == {
-        "host", "models", "gateway", "databases", "monitoring", "analytics", "security", "usage"
+        "host", "models", "gateway", "databases", "monitoring", "analytics", "security", "usage", "control"
     }  # fmt: skip
 
 

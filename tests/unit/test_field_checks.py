@@ -37,8 +37,10 @@ def test_gateway_overhead_targets_without_usage_accounting_warn_at_their_line(sp
     assert all("usage.enabled is false" in m for _, _, m, _ in found)
 
 
-def test_a_model_version_written_in_the_file_warns(spec_data):
+def test_a_model_version_written_in_the_file_warns_only_without_hx_control(spec_data):
     spec_data["models"][0]["version"] = "2024-06"
+    assert codes(spec_data) == []  # hx-control reports it
+    spec_data["control"] = {"enabled": False}
     assert codes(spec_data) == ["not-enforced"]
 
 

@@ -57,6 +57,7 @@ def test_splits_become_cumulative_bounds_without_zero_weights(spec_data):
             ],
         }
     ]
+    spec_data["control"] = {"enabled": False}  # without hx-control, a variant of weight 0 is never sent to
     gateway = gateway_of(spec_data).gateway
     route = gateway.njs_config()["routes"]["phi"]
     assert route["sticky"] == "tenant"
@@ -66,6 +67,11 @@ def test_splits_become_cumulative_bounds_without_zero_weights(spec_data):
     servers = {u.name: [(s.port, s.backup) for s in u.servers] for u in gateway.route_upstreams}
     assert servers == {"hx_route0_v0": [(8001, False), (8003, True)], "hx_route0_v1": [(8003, False), (8001, True)]}
     assert route["resizes"] is False  # "phi" is shorter than both names: lengths are kept
+    # hx-control may give phi-b a share: with it, every variant of the split has an upstream.
+    spec_data["control"] = {"enabled": True}
+    route = gateway_of(spec_data).gateway.njs_config()["routes"]["phi"]
+    assert route["split"] == [["phi-3-mini", 70], ["phi-c", 100]]
+    assert route["upstreams"] == {"phi-3-mini": "hx_route0_v0", "phi-b": "hx_route0_v1", "phi-c": "hx_route0_v2"}
 
 
 def test_an_alias_longer_than_a_variant_drops_the_content_length(spec_data):
