@@ -61,7 +61,7 @@ wheel: $(WHEEL)
 
 # The management API's Python client, generated from the published OpenAPI document with the
 # generator pinned in pyproject's test extra; committed, and drift-checked by
-# tests/unit/test_control_client.py. After a change of the REST API:
+# tests/unit/test_control_client_drift.py. After a change of the REST API:
 #   hx-control openapi > hxgen/control/openapi.json && make client
 client: | $(VENV)/.installed
 	scripts/generate-client.sh $(PY) hxgen/control_client
