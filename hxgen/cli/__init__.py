@@ -5,7 +5,9 @@ Exit codes:
   1  the spec has errors (or warnings, with --strict)
   2  the command could not run: bad arguments, or the spec file cannot be read
   3  --check found generated files that differ from what the spec renders
-  4  a data source could not be read (hxgen report: Prometheus or PostgreSQL)
+  4  a data source or host could not be read or reached (hxgen report: Prometheus or PostgreSQL;
+     hxgen keys --host: the gateway, its TLS certificate, or hx-control behind it)
+  5  the host refused the API key, or its role may not do that (hxgen keys --host)
 """
 
 from __future__ import annotations

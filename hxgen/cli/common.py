@@ -12,7 +12,7 @@ from ..diagnostics import summary
 if TYPE_CHECKING:  # the pipeline (pydantic, the spec models) loads only for commands that read a spec
     from ..pipeline import Outcome
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_STALE, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_STALE, EXIT_UNAVAILABLE, EXIT_DENIED = 0, 1, 2, 3, 4, 5
 
 SPEC_HELP = "the spec file (default: ./hx.yaml)"
 STRICT_HELP = "treat warnings as errors"
