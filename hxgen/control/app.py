@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from ..contracts import control as contract
 from ..contracts.control_config import ServiceConfig
-from . import database, graphql, rest
+from . import database, graphql, rest, ui
 from .model import Control, ControlError, Unavailable
 from .service import HostControl
 
@@ -58,6 +58,7 @@ def api() -> FastAPI:
     # GraphQL and the operator's page reach the host as the REST routes do, through
     # request.app.state.control; neither is part of the REST API's OpenAPI document.
     app.include_router(graphql.router())
+    app.include_router(ui.router())
     _without_422(app)
     return app
 
