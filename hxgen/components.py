@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Roles in the order playbooks/site.yml applies them.
 # The spec sections enabled_roles and helper_ports read: a check that calls them declares these.
-READS = ("host", "models", "gateway", "databases", "security", "monitoring", "analytics", "usage")
+READS = ("host", "models", "gateway", "databases", "security", "monitoring", "analytics", "usage", "control")
 
 ROLES = (
     "base",
@@ -32,6 +32,7 @@ ROLES = (
     "pgbouncer",
     "backup",
     "usage",
+    "control",
     "qdrant",
     "node_exporter",
     "prometheus",
@@ -61,6 +62,9 @@ def enabled_roles(spec: Spec) -> tuple[str, ...]:
         # Usage accounting follows the gateway's log into PostgreSQL (after backup: its tables
         # register in hx_retention, which the backup role creates).
         "usage": spec.usage.enabled and spec.gateway.enabled and pg.enabled,
+        # The control plane keeps keys and route weights in PostgreSQL and writes the gateway's view
+        # of them (after usage: it reads hx-usage's table for the usage it reports).
+        "control": spec.control.enabled and spec.gateway.enabled and pg.enabled,
         "qdrant": spec.databases.qdrant.enabled,
         "node_exporter": True,
         "prometheus": True,
@@ -106,4 +110,6 @@ def helper_ports(spec: Spec) -> list[HelperPort]:
         ports.append(HelperPort(layout.AUDIT_EXPORTER_PORT, "the audit service's metrics", "audit", "audit"))
     if "usage" in roles:
         ports.append(HelperPort(layout.USAGE_PORT, "the usage service (metrics, tenants' usage)", "usage", "usage"))
+    if "control" in roles:
+        ports.append(HelperPort(layout.CONTROL_PORT, "hx-control (metrics, the management API)", None, "control"))
     return ports

@@ -19,7 +19,9 @@ from pathlib import Path
 import jinja2
 
 from hxgen import layout
+from hxgen.contracts import control as control_contract
 from hxgen.pipeline import render_file
+from hxgen.render.control import ROUTE_WEIGHTS_SEED
 from hxgen.render.gateway import NGINX_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,11 @@ class StagedGateway:
     """Where the gateway reads the quota state (hx-usage's files) from."""
     usage_port: int
     """Where the gateway expects hx-usage (when the spec runs it)."""
+    state_dir: Path
+    """hx-control's gateway state (control_contract.GATEWAY_STATE_DIR), seeded as the gateway role
+    seeds it, when the spec runs hx-control."""
+    control_port: int
+    """Where the gateway expects hx-control (when the spec runs it)."""
 
     @property
     def url(self) -> str:
@@ -73,12 +80,14 @@ def issue(directory: Path, name: str, common_name: str, ca: tuple[Path, Path], e
     return key, cert
 
 
-def keys_map(api_keys: list[dict], probe_key: str | None = None) -> str:
-    """The role's key map; probe_key plays the key the role generates for the probe tenant."""
+def keys_map(api_keys: list[dict], probe_key: str | None = None, control: bool = False) -> str:
+    """The role's key map; probe_key plays the key the role generates for the probe tenant.
+    control: hx-control runs, and the role's map holds only the probe's key."""
     template = jinja2.Template(KEYS_TEMPLATE.read_text(), undefined=jinja2.StrictUndefined, trim_blocks=True)
     probe = {"stat": {"checksum": hashlib.sha256(probe_key.encode()).hexdigest()}} if probe_key else {}
     return template.render(
         gateway_api_keys=api_keys,
+        gateway_control_enabled=control,
         gateway_probe_key_file="probe.key" if probe_key else None,
         gateway_probe_tenant=layout.PROBE_TENANT,
         _gateway_probe_key=probe,
@@ -104,8 +113,8 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     assert rendered.plan is not None, [d.format() for d in rendered.outcome.errors]
     spec = rendered.outcome.spec
     artifacts = {a.path: a.text for a in rendered.artifacts}
-    conf_dir, tls, logs, cache, quota = (root / d for d in ("conf", "tls", "logs", "cache", "quota"))
-    for d in (conf_dir, tls, logs, quota):
+    conf_dir, tls, logs, cache, quota, state = (root / d for d in ("conf", "tls", "logs", "cache", "quota", "state"))
+    for d in (conf_dir, tls, logs, quota, state):
         d.mkdir(parents=True, exist_ok=True)
     shutil.copy(HANDLER, conf_dir / HANDLER.name)
     (conf_dir / "openapi.json").write_text(artifacts[f"{NGINX_DIR}/openapi.json"])
@@ -113,7 +122,12 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     if njs_config["quota_dir"] is not None:
         njs_config["quota_dir"] = str(quota)
     (conf_dir / "hx_config.json").write_text(json.dumps(njs_config))
-    (conf_dir / "api-keys.map").write_text(keys_map(api_keys, probe_key))
+    control = rendered.plan.control is not None
+    (conf_dir / "api-keys.map").write_text(keys_map(api_keys, probe_key, control))
+    if control:
+        # The gateway role's seed of hx-control's files (force: no): the inventory's keys, the spec's split.
+        (state / Path(control_contract.KEYS_MAP).name).write_text(keys_map(api_keys))
+        (state / Path(control_contract.ROUTE_WEIGHTS).name).write_text(artifacts[f"rendered/{ROUTE_WEIGHTS_SEED}"])
     # Scratch files must be readable by the workers; a production host keeps www-data.
     (conf_dir / "nginx-user.conf").write_text(nginx_user("root"))
 
@@ -124,7 +138,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     client_ca = make_ca(tls, "clients-ca")
 
     g = spec.gateway
-    usage_port = free_port()
+    usage_port, control_port = free_port(), free_port()
     moves = {
         layout.GATEWAY_CONF_DIR: str(conf_dir),
         layout.GATEWAY_CACHE_DIR: str(cache),
@@ -133,6 +147,8 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
         layout.gateway_access_log(spec.host.storage.logs_dir): str(logs / "gateway-access.log"),
         f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{free_port()};",
         f"server {layout.ENGINE_BIND_ADDRESS}:{layout.USAGE_PORT};": f"server 127.0.0.1:{usage_port};",
+        f"server {layout.ENGINE_BIND_ADDRESS}:{layout.CONTROL_PORT};": f"server 127.0.0.1:{control_port};",
+        control_contract.GATEWAY_STATE_DIR + "/": f"{state}/",
     }
     for host_path, local in (
         (g.tls.cert_file or layout.GATEWAY_CERT, server_cert),
@@ -158,6 +174,8 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
         http_url=f"http://{addr}:{g.listen.http_port}",
         quota_dir=quota,
         usage_port=usage_port,
+        state_dir=state,
+        control_port=control_port,
     )
 
 
@@ -175,6 +193,11 @@ def nginx() -> str:
     found = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin")
     assert found, "nginx is not installed; run the README's test set-up (make setup-test)"
     return found
+
+
+def reload_command(staged: StagedGateway) -> list[str]:
+    """What reloads the staged nginx gracefully, as the reload service does on a host."""
+    return [nginx(), "-c", str(staged.conf), "-s", "reload"]
 
 
 def start(staged: StagedGateway) -> subprocess.Popen:

@@ -35,13 +35,17 @@ def gateway_overhead(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
-@reads("models")
+@reads(*components.READS)
 def model_versions(spec: Spec) -> Iterator[Diagnostic]:
+    """hx-control reports a model's version (its models API); without it nothing carries it yet."""
+    if "control" in components.enabled_roles(spec):
+        return
     for i, m in enumerate(spec.models):
         if "version" in m.model_fields_set:
             yield warning(
                 "not-enforced",
-                "accepted but not carried anywhere yet (labels and the variant header come with the operations issue)",
+                "accepted but not carried anywhere: hx-control reports it, and hx-control is off "
+                "(control.enabled, the gateway and databases.postgres must be on)",
                 ("models", i, "version"),
                 hint="remove it for now; source.revision pins what is served",
             )

@@ -123,6 +123,14 @@ def usage_database(spec: Spec) -> Iterator[Diagnostic]:
         yield _unresolved(name, declared, "PostgreSQL database", ("usage", "database"))
 
 
+@reads("control", "databases")
+def control_database(spec: Spec) -> Iterator[Diagnostic]:
+    name = spec.control.database
+    declared = [d.name for d in spec.databases.postgres.databases]
+    if spec.control.enabled and name is not None and name not in declared:
+        yield _unresolved(name, declared, "PostgreSQL database", ("control", "database"))
+
+
 @reads("databases")
 def connection_pool(spec: Spec) -> Iterator[Diagnostic]:
     pg = spec.databases.postgres
@@ -183,6 +191,7 @@ CHECKS = (
     routes,
     collections,
     usage_database,
+    control_database,
     connection_pool,
     alerting,
     business,

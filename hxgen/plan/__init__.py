@@ -20,6 +20,7 @@ from .analytics import AnalyticsPlan, build_analytics_plan
 from .audit import AuditPlan, build_audit_plan
 from .backup import BackupPlan, build_backup_plan
 from .business import BusinessPlan, build_business_plan
+from .control import ControlPlan, build_control_plan
 from .databases import DatabasesPlan, build_databases_plan
 from .engines import EnginesPlan, build_engines_plan
 from .firewall import FirewallPlan, build_firewall_plan
@@ -133,6 +134,9 @@ class Plan:
     """fail2ban's jails and what a ban does; None when security.fail2ban is disabled."""
     usage: UsagePlan | None = None
     """Usage accounting and token quotas; None without the gateway or PostgreSQL (role usage)."""
+    control: ControlPlan | None = None
+    """hx-control (keys and route weights on the host); None when it is off or without the gateway
+    or PostgreSQL (role control)."""
 
     def host_named(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -172,6 +176,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
     models = tuple(_model_service(spec, m, engine_plan.vllm.package) for m in spec.models)
     probe = build_probe_plan(spec)
     usage = build_usage_plan(spec, _probe_tenants(probe)) if "usage" in roles else None
+    control = build_control_plan(spec, roles, probe.tenant if probe else None) if "control" in roles else None
     return Plan(
         spec_file=spec_file,
         hosts=(host,),
@@ -179,7 +184,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         helper_ports=tuple(components.helper_ports(spec)),
         models=models,
         engines=engine_plan,
-        gateway=build_gateway_plan(spec, models, probe, usage) if "gateway" in roles else None,
+        gateway=build_gateway_plan(spec, models, probe, usage, control) if "gateway" in roles else None,
         probe=probe,
         monitoring=build_monitoring_plan(spec, grafana="grafana" in roles),
         databases=build_databases_plan(spec, roles),
@@ -193,6 +198,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         limits=build_limits_plan(list(roles), spec.gateway.memory_gb, spec.monitoring.memory_gb, probe is not None),
         intrusion=build_intrusion_plan(spec, roles),
         usage=usage,
+        control=control,
     )
 
 
@@ -269,6 +275,7 @@ __all__ = [
     "AuditPlan",
     "BusinessPlan",
     "Component",
+    "ControlPlan",
     "DatabasesPlan",
     "EnginesPlan",
     "FirewallPlan",

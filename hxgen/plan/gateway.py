@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import layout
+from ..contracts import control as control_contract
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
 
 if TYPE_CHECKING:
     from . import ModelService
+    from .control import ControlPlan
     from .probes import ProbePlan
     from .usage import UsagePlan
 
@@ -215,6 +217,24 @@ class GatewayUsage:
 
 
 @dataclass(frozen=True)
+class GatewayControl:
+    """hx-control as the gateway sees it: where its locations go, and the state files it writes
+    (hxgen.contracts.control), which nginx reads at every (re)load."""
+
+    port: int
+    """hx-control's loopback port."""
+    keys_map: str
+    """nginx map entries of hx-control's keys, included beside the gateway role's api-keys.map."""
+    route_weights: str
+    """The live split of every route, preloaded for njs as hx_weights."""
+
+
+# The operator page's login form is reachable without credentials: limited per client address.
+UI_LOGIN_RATE = "5r/s"
+UI_LOGIN_BURST = 10
+
+
+@dataclass(frozen=True)
 class GatewayPlan:
     host: str
     """Where nginx runs."""
@@ -237,6 +257,8 @@ class GatewayPlan:
     cache_max_entry_bytes: int
     usage: GatewayUsage | None = None
     """None without usage accounting: no quotas, no usage endpoints."""
+    control: GatewayControl | None = None
+    """None without hx-control: no /admin/api, /admin/graphql, /admin/ui; keys and weights from the spec only."""
 
     @property
     def api_endpoints(self) -> tuple[Endpoint, ...]:
@@ -286,20 +308,29 @@ class GatewayPlan:
             "cache": self.cache_enabled,
             "cache_max_entry_bytes": self.cache_max_entry_bytes,
             "quota_dir": self.usage.quota_dir if self.usage else None,
+            # With hx-control, keys may expire at a time and routes draw from hx_weights (njs).
+            "control": {"ui_prefix": control_contract.UI_PREFIX, "ui_cookie": control_contract.UI_COOKIE}
+            if self.control
+            else None,
         }
 
 
 def build_gateway_plan(
-    spec: Spec, models: tuple[ModelService, ...], probe: ProbePlan | None = None, usage: UsagePlan | None = None
+    spec: Spec,
+    models: tuple[ModelService, ...],
+    probe: ProbePlan | None = None,
+    usage: UsagePlan | None = None,
+    control: ControlPlan | None = None,
 ) -> GatewayPlan:
-    """usage: the usage plan when hx-usage runs; its quotas are what the gateway enforces."""
+    """usage: the usage plan when hx-usage runs; its quotas are what the gateway enforces.
+    control: the control plan when hx-control runs; its state files are what the gateway reads."""
     g = spec.gateway
     quotas = usage.quotas if usage else {}
     by_name = {m.name: m for m in spec.models}
     served = {m.name: m.public_name for m in spec.models}
     ports = {m.served_name: m.port for m in models}
     route_upstreams = tuple(
-        _route_upstreams(i, r.alias, [v for v, _ in _cumulative(r.split, served)], ports)
+        _route_upstreams(i, r.alias, _variants(r.split, served, every=control is not None), ports)
         for i, r in enumerate(g.routes)
     )
     return GatewayPlan(
@@ -347,6 +378,7 @@ def build_gateway_plan(
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
         usage=GatewayUsage(usage.port, usage.quota_dir) if usage else None,
+        control=GatewayControl(control.port, control.keys_map, control.route_weights_file) if control else None,
     )
 
 
@@ -405,6 +437,14 @@ def _ident(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
+def _variants(split, served: dict[str, str], every: bool) -> list[str]:
+    """The served names a route may send to. every: hx-control may give a variant of weight 0 in the
+    spec a share, so each variant of the split needs its upstream."""
+    if every:
+        return [served.get(t.model, t.model) for t in split]
+    return [v for v, _ in _cumulative(split, served)]
+
+
 def _cumulative(split, served: dict[str, str]) -> list[list]:
     """[[served name, upper bound of its share in 0..100), ...]: the handler draws a number
     below 100 and takes the first variant whose bound is above it."""
@@ -442,6 +482,7 @@ __all__ = [
     "API_ENDPOINTS",
     "ERROR_PAGES",
     "PERMISSIONS",
+    "GatewayControl",
     "GatewayPlan",
     "GatewayUsage",
     "build_gateway_plan",

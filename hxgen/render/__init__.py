@@ -8,6 +8,7 @@ from . import (
     analytics,
     audit,
     backup,
+    control,
     cost_rules,
     dashboards,
     fail2ban,
@@ -46,6 +47,7 @@ RENDERERS = (
     fail2ban.render,
     usage.render,
     usage_rules.render,
+    control.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

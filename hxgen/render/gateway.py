@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from .. import layout
+from ..contracts import control as control_contract
 from ..contracts import usage as usage_contract
 from ..plan import Plan
 from ..plan import gateway as policy
@@ -148,6 +149,7 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
                 "reset_header": usage_contract.HEADER_QUOTA_RESET,
             },
             usage=_usage(g),
+            control=_control(g),
         )
     )
 
@@ -158,4 +160,26 @@ def _usage(gateway: GatewayPlan) -> dict | None:
     return {
         "port": gateway.usage.port,
         "unavailable_error": _json_error("the usage service is unavailable", "server_error", "upstream_unavailable"),
+    }
+
+
+def _control(gateway: GatewayPlan) -> dict | None:
+    if gateway.control is None:
+        return None
+    c = gateway.control
+    return {
+        "port": c.port,
+        "keys_map": c.keys_map,
+        "route_weights": c.route_weights,
+        "api_prefix": control_contract.API_PREFIX,
+        "graphql_path": control_contract.GRAPHQL_PATH,
+        "ui_prefix": control_contract.UI_PREFIX,
+        "ui_cookie": control_contract.UI_COOKIE,
+        "login": {"rate": policy.UI_LOGIN_RATE, "burst": policy.UI_LOGIN_BURST},
+        "headers": {
+            "tenant": control_contract.TENANT_HEADER,
+            "role": control_contract.ROLE_HEADER,
+            "key_id": control_contract.KEY_ID_HEADER,
+        },
+        "unavailable_error": _json_error("the control service is unavailable", "server_error", "upstream_unavailable"),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
-from ..plan import ModelService, Plan, UsagePlan
+from ..plan import ControlPlan, ModelService, Plan, UsagePlan
 from .common import GROUP, INVENTORY_DIR, RENDERED_DIR, Artifact, sorted_keys, yaml_text
 from .endpoints import endpoint_vars
 
@@ -154,6 +154,9 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "gateway_exporter_port": layout.NGINX_EXPORTER_PORT,
             "gateway_probe_key_file": layout.GATEWAY_PROBE_KEY if _probes_a_model(plan) else None,
             "gateway_probe_tenant": layout.PROBE_TENANT,
+            # hx-control runs: the role seeds its state files (keys, route weights) once, and its own
+            # api-keys.map holds only the probe's key (hx-control's file holds the inventory's).
+            "gateway_control_enabled": g.control is not None,
             "gateway_upstreams": [
                 {
                     "name": m.name,
@@ -255,6 +258,8 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
         }
     if plan.usage is not None:
         out["usage"] = _usage_vars(plan.usage, plan.spec_file)
+    if plan.control is not None:
+        out["control"] = _control_vars(plan.control, plan.spec_file)
     if plan.intrusion is not None:
         f2b = plan.intrusion
         out["fail2ban"] = {
@@ -286,6 +291,30 @@ def _usage_vars(u: UsagePlan, spec_file: str) -> dict[str, Any]:
         "usage_spec_source": "{{ hx_rendered_dir }}/../" + spec_file,
         "usage_spec_file": u.spec_file,
         "usage_health_url": f"http://{layout.ENGINE_BIND_ADDRESS}:{u.port}/metrics",
+    }
+
+
+def _control_vars(c: ControlPlan, spec_file: str) -> dict[str, Any]:
+    return {
+        "control_service": c.service,
+        "control_user": c.user,
+        "control_port": c.port,
+        "control_venv_dir": c.venv_dir,
+        "control_config_file": c.config_file,
+        "control_state_dir": c.state_dir,
+        "control_gateway_state_dir": c.gateway_state_dir,
+        "control_keys_map": c.keys_map,
+        "control_route_weights_file": c.route_weights_file,
+        "control_inventory_keys_file": c.inventory_keys_file,
+        "control_db_user": c.db_user,
+        "control_db_password_file": c.db_password_file,
+        "control_health_url": c.health_url,
+        "control_reload_path_unit": c.reload_path_unit,
+        "control_reload_service": c.reload_service,
+        # The cost model reads the spec the host was converged from; `hxgen render SPEC` writes
+        # rendered/ beside SPEC.
+        "control_spec_source": "{{ hx_rendered_dir }}/../" + spec_file,
+        "control_spec_file": c.spec_file,
     }
 
 

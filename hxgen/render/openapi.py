@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..contracts import control as control_contract
 from ..contracts import usage as usage_contract
 from ..plan import Plan
 from ..plan.gateway import ERROR_PAGES, PERMISSIONS, Endpoint
@@ -26,6 +27,15 @@ ERRORS = {
     "502": "The model server is down; see Retry-After.",
     "504": "The model server did not answer in time.",
 }
+
+
+# hx-control publishes its own document (generated from its routes, drift-tested beside them); the
+# gateway points at it instead of copying paths that would then have two owners.
+_CONTROL_NOTE = (
+    f" The management API (hx-control) is at {control_contract.API_PREFIX}/v1/ and {control_contract.GRAPHQL_PATH}, "
+    f"behind the same keys, with its own OpenAPI document at {control_contract.API_PREFIX}/openapi.json; "
+    f"the operator's page is at {control_contract.UI_PREFIX}/."
+)
 
 
 def document_text(plan: Plan) -> str:
@@ -52,7 +62,8 @@ def document(plan: Plan) -> dict[str, Any]:
             "JSON. Responses carry X-HX-Variant (the model that served), X-HX-Cache (HIT, MISS or BYPASS) "
             "and X-Request-ID; deprecated API versions carry Deprecation and Sunset. Inference answers to a "
             f"tenant with a daily token quota carry {usage_contract.HEADER_QUOTA_LIMIT}, "
-            f"{usage_contract.HEADER_QUOTA_REMAINING} and {usage_contract.HEADER_QUOTA_RESET} (seconds).",
+            f"{usage_contract.HEADER_QUOTA_REMAINING} and {usage_contract.HEADER_QUOTA_RESET} (seconds)."
+            + (_CONTROL_NOTE if gateway.control else ""),
         },
         "paths": paths,
         "components": {

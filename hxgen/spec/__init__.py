@@ -9,6 +9,7 @@ from pydantic import Field
 from .analytics import Analytics
 from .business import Business
 from .common import StrictModel
+from .control import Control
 from .databases import Databases
 from .engines import Engines
 from .gateway import Gateway
@@ -37,6 +38,7 @@ class Spec(StrictModel):
     security: Security = Field(default_factory=Security)
     targets: Targets = Field(default_factory=Targets)
     usage: Usage = Field(default_factory=Usage)
+    control: Control = Field(default_factory=Control)
 
 
 __all__ = ["SPEC_VERSION", "Spec"]

@@ -93,6 +93,12 @@ class Route(StrictModel):
         default="tenant",
         description="tenant: a tenant always lands on the same variant. request: each request is drawn anew.",
     )
+    weights_owner: Literal["spec", "control"] = Field(
+        default="spec",
+        description="Who owns the live split when hx-control runs. spec: every converge restores the spec's split "
+        "(weights set through hx-control last until then). control: the spec's split is only the starting point; "
+        "weights set through hx-control survive a converge.",
+    )
 
 
 class ResponseCache(StrictModel):

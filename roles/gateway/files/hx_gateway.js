@@ -13,6 +13,12 @@
 // stream is asked for its usage chunk so that it is counted, and /v1/usage, /v1/feedback and
 // /admin/usage go to hx-usage once the caller is known.
 //
+// With the control plane (hx-control), the key map also holds the keys hx-control manages, whose
+// expiry may be a time (a rotated key's overlap), a route draws its variant from the live weights
+// hx-control writes (hx_weights, preloaded like hx_config), and /admin/api, /admin/graphql and
+// /admin/ui go to hx-control with the caller's tenant, role and key id (callerRole, callerKeyId);
+// on /admin/ui only, the key may come from the page's cookie.
+//
 // njs evaluates this module afresh for every request, so module-level state is per request,
 // and anything built here is paid for on every request: keep it small.
 //
@@ -22,6 +28,8 @@ import crypto from 'crypto';
 import fs from 'fs';
 
 const config = hx_config;  // the global that js_preload_object defines
+// The live route weights hx-control writes; not defined without the control plane.
+const weights = typeof hx_weights === 'undefined' ? null : hx_weights;
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function own(object, name) {
@@ -107,8 +115,48 @@ function reply(r, document) {
 // js_set $hx_key_sha256: the map in nginx.conf turns it into "tenant expires id".
 function keySha256(r) {
     const header = r.headersIn.Authorization;
-    const match = header === undefined ? null : BEARER.exec(header);
+    if (header === undefined) {
+        const cookie = uiCookie(r);
+        return cookie === undefined ? '' : sha256(cookie);
+    }
+    const match = BEARER.exec(header);
     return match ? sha256(match[1]) : '';
+}
+
+// The operator page's key, from its cookie: accepted below the page's prefix only, so that no
+// other endpoint can be reached with a cookie (a cross-site request would carry it).
+function uiCookie(r) {
+    const control = config.control;
+    if (control === null || control === undefined) {
+        return undefined;
+    }
+    const prefix = control.ui_prefix;
+    if (r.uri !== prefix && r.uri.slice(0, prefix.length + 1) !== prefix + '/') {
+        return undefined;
+    }
+    const value = r.variables['cookie_' + control.ui_cookie];
+    return value ? value : undefined;
+}
+
+// When a key stops working, in milliseconds: its map entry's expiry is '-' (never), a date (the
+// key stops at 00:00 UTC that day) or a UTC time YYYY-MM-DDTHH:MM:SSZ (a rotated key's overlap).
+// Anything else never worked: NaN, which counts as expired.
+const EXPIRY_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const EXPIRY_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+
+function expiresAt(text) {
+    if (EXPIRY_DATE.test(text)) {
+        return Date.parse(text + 'T00:00:00Z');
+    }
+    return EXPIRY_TIME.test(text) ? Date.parse(text) : NaN;
+}
+
+function expired(text) {
+    if (text === '-') {
+        return false;
+    }
+    const at = expiresAt(text);
+    return isNaN(at) || Date.now() >= at;
 }
 
 function commonName(dn) {
@@ -120,7 +168,7 @@ function commonName(dn) {
 // body is read (js_set $hx_caller, in nginx's rate-limit phase) and again in hx.api.
 function identify(r) {
     const header = r.headersIn.Authorization;
-    if (header === undefined) {
+    if (header === undefined && uiCookie(r) === undefined) {
         if (r.variables.ssl_client_verify === 'SUCCESS') {
             const cn = commonName(r.variables.ssl_client_s_dn);
             const name = cn === null ? undefined : own(config.client_certificates, cn);
@@ -131,29 +179,32 @@ function identify(r) {
         }
         return {code: 'missing_api_key', message: 'missing API key: send the header "Authorization: Bearer <key>"'};
     }
-    if (!BEARER.test(header)) {
+    if (header !== undefined && !BEARER.test(header)) {
         return {code: 'invalid_api_key', message: 'malformed Authorization header: expected "Bearer <key>"'};
     }
     const entry = r.variables.hx_key_entry;
     if (!entry) {
         return {code: 'invalid_api_key', message: 'invalid API key'};
     }
-    const fields = entry.split(' ');  // tenant, expiry date or '-', key id
-    if (fields[1] !== '-' && Date.now() >= Date.parse(fields[1] + 'T00:00:00Z')) {
+    const fields = entry.split(' ');  // tenant, expiry ('-', a date or a UTC time), key id
+    if (expired(fields[1])) {
         return {code: 'expired_api_key', message: 'API key ' + fields[2] + ' expired on ' + fields[1] + '; ask for a new one'};
     }
-    return known(fields[0], 'key ' + fields[2]);
+    return known(fields[0], 'key ' + fields[2], fields[2]);
 }
 
-function known(name, credential) {
+// The tenant's name; keyId is kept for hx-control's header ('' for a client certificate).
+function known(name, credential, keyId) {
     if (own(config.tenants, name) === undefined) {
         return {code: 'invalid_api_key', message: 'the ' + credential + ' belongs to no configured tenant'};
     }
+    identifiedKey = keyId || '';
     return name;
 }
 
 // Identified once per request: $hx_caller and $hx_caller_tier both ask.
 let identified;
+let identifiedKey = '';
 
 function identifyOnce(r) {
     if (identified === undefined) {
@@ -173,6 +224,17 @@ function caller(r) {
 function callerTier(r) {
     const who = identifyOnce(r);
     return typeof who === 'string' ? config.tenants[who].tier : '';
+}
+
+// js_set $hx_caller_role and $hx_caller_key_id: what hx-control is told of a verified caller
+// (X-HX-Role, X-HX-Key-Id), replacing whatever the client sent.
+function callerRole(r) {
+    const who = identifyOnce(r);
+    return typeof who === 'string' ? config.tenants[who].role : '';
+}
+
+function callerKeyId(r) {
+    return typeof identifyOnce(r) === 'string' ? identifiedKey : '';
 }
 
 // location /_hx/unauthenticated: the 401 of a request without valid credentials, whatever its path.
@@ -235,13 +297,31 @@ function bucket(text) {
 }
 
 function pickVariant(route, alias, caller) {
+    const split = liveSplit(route, alias) || route.split;
     const draw = route.sticky === 'tenant' ? bucket(caller.name + '\n' + alias) : Math.floor(Math.random() * 100);
-    for (let i = 0; i < route.split.length; i++) {
-        if (draw < route.split[i][1]) {
-            return route.split[i][0];
+    for (let i = 0; i < split.length; i++) {
+        if (draw < split[i][1]) {
+            return split[i][0];
         }
     }
-    return route.split[route.split.length - 1][0];
+    return split[split.length - 1][0];
+}
+
+// The route's split as hx-control last set it ([[variant, cumulative percent], ...]), or null for
+// the spec's: without the control plane, for a route it does not list, or for a split naming a
+// variant this configuration cannot send to (a file older than the spec).
+function liveSplit(route, alias) {
+    const split = weights === null ? undefined : own(weights, alias);
+    if (!Array.isArray(split) || split.length === 0) {
+        return null;
+    }
+    for (let i = 0; i < split.length; i++) {
+        const v = split[i];
+        if (!Array.isArray(v) || typeof v[1] !== 'number' || own(route.upstreams, v[0]) === undefined) {
+            return null;
+        }
+    }
+    return split;
 }
 
 function parseBody(r) {
@@ -650,6 +730,6 @@ function upstreamSeconds(r) {
 }
 
 export default {
-    api, admin, unauthenticated, keySha256, caller, callerTier, countTokens, dropLength, cacheStatus,
+    api, admin, unauthenticated, keySha256, caller, callerTier, callerRole, callerKeyId, countTokens, dropLength, cacheStatus,
     cacheSkip, upstreamSeconds,
 };
