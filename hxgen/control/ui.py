@@ -56,7 +56,7 @@ def origin(request: Request) -> str | None:
     """The gateway's origin as the browser sees it (X-Forwarded-Proto/-Host, else Host); None when
     those headers do not make one (then redirects stay relative)."""
     proto = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip().lower()
-    host = request.headers.get("x-forwarded-host", request.headers.get("host", "")).split(",")[0].strip()
+    host = (request.headers.get("x-forwarded-host") or request.headers.get("host", "")).split(",")[0].strip()
     if proto not in ("http", "https") or not HOST_PATTERN.fullmatch(host):
         return None
     return f"{proto}://{host}"
