@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from pathlib import Path
@@ -133,7 +134,13 @@ def _when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
 
+def _shown(value: Any) -> str:
+    """An audit detail's value as JSON would write it (not Python's repr), strings bare."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 _env.filters["when"] = _when
+_env.filters["shown"] = _shown
 
 
 # --- the routes ---------------------------------------------------------------------------------
