@@ -3,7 +3,10 @@ limits are the contract's."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from graphql import parse, validate
 
 from hxgen.contracts import control as contract
 from hxgen.control import graphql
@@ -30,3 +33,11 @@ def test_the_depth_and_token_limits_are_the_contracts():
     assert [e.message for e in long.errors] == [
         f"Syntax Error: Document contains more than {contract.GRAPHQL_MAX_TOKENS} tokens. Parsing aborted."
     ]
+
+
+def test_the_documents_in_the_docs_are_valid_against_the_schema():
+    text = (ROOT / "docs/control-graphql.md").read_text()
+    documents = re.findall(r'"query": "(.*?)"', text) + re.findall(r"```graphql\n(.*?)```", text, re.S)
+    assert len(documents) >= 5
+    for document in documents:
+        assert validate(graphql.schema._schema, parse(document)) == [], document
