@@ -94,6 +94,8 @@ def _may(role: str, permission: str) -> bool:
 def test_the_page_without_credentials_sends_the_browser_to_the_login_form(control):
     answer = control.page("GET", role=None)
     assert answer.status_code == 303 and answer.headers["location"] == f"{ORIGIN}{contract.UI_PREFIX}/login"
+    assert control.page("GET", "/", role=None).headers["location"] == f"{ORIGIN}{contract.UI_PREFIX}/login"
+    assert Page(control.page("GET", "/", role="admin").text).sections == list(SECTIONS)
     login = control.page("GET", "/login", role=None)
     assert login.status_code == 200 and 'name="key"' in login.text and 'type="password"' in login.text
 

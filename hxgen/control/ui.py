@@ -153,6 +153,7 @@ def router(control: m.Control | None = None) -> APIRouter:
         return control or request.app.state.control
 
     @routes.get("")
+    @routes.get("/")  # answered, not redirected: a redirect built from Host would lose the gateway's port
     def overview(request: Request) -> Response:
         caller = headers.caller_or_none(request.headers)
         if caller is None:  # the gateway found no credentials (the login page clears them)
