@@ -127,14 +127,20 @@ def test_login_refuses_what_is_not_a_key_and_a_cross_site_post(control):
     assert forged.status_code == 403 and "set-cookie" not in forged.headers
 
 
-def test_logout_clears_the_cookie_and_needs_the_pages_token(control):
-    token = page(control, "readonly").csrf
-    assert control.page("POST", "/logout", role="readonly").status_code == 403
-    answer = control.page("POST", "/logout", role="readonly", data={"csrf": token})
+def test_logout_clears_the_cookie_and_refuses_a_cross_site_post(control):
+    # The gateway passes /admin/ui/logout without a key (X-HX-* cleared): Origin is the defence there.
+    assert control.page("POST", "/logout", role=None, headers={"Origin": "https://evil.test"}).status_code == 403
+    answer = control.page("POST", "/logout", role=None, headers={"Origin": ORIGIN})
     assert answer.status_code == 303 and answer.headers["location"] == f"{ORIGIN}{contract.UI_PREFIX}/login"
     cookie = answer.headers["set-cookie"].lower()
     assert cookie.startswith(f'{contract.UI_COOKIE}="";') and "max-age=0" in cookie
-    assert f"path={contract.UI_PREFIX}" in cookie
+    assert {"httponly", "secure", "samesite=strict", f"path={contract.UI_PREFIX}"} <= {
+        a.strip() for a in cookie.split(";")[1:]
+    }
+    # With a verified caller, the page's token too.
+    assert control.page("POST", "/logout", role="readonly").status_code == 403
+    token = page(control, "readonly").csrf
+    assert control.page("POST", "/logout", role="readonly", data={"csrf": token}).status_code == 303
 
 
 # --- what each role sees --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The operator's page in a real browser (headless Chromium, tests/browser_harness.py) through the real
 gateway (nginx with the rendered configuration, TLS from the test's CA) in front of the real
 hx-control and PostgreSQL: log in with an operator's key, see the host, rotate one key and revoke
-another, see the results, log out. The screenshot of the page is docs/control-ui.png:
+another, see the results, log out; and GraphQL through the same gateway. The screenshot of the page is docs/control-ui.png:
 HX_UPDATE_SCREENSHOT=1 writes it there from this run.
 
 The spec is tests/data/gateway-control/hx.yaml with TLS on (a Secure cookie needs HTTPS) and ports
@@ -201,3 +201,18 @@ def test_a_readonly_caller_sees_the_page_without_any_form(host, keys, browser):
         f"{contract.UI_PREFIX}/logout"
     ]
     assert "viewer · readonly" in browser.text and "Audit log" not in browser.text
+
+
+def test_graphql_through_the_gateway_answers_the_verified_key_and_not_the_pages_cookie(host, keys):
+    url = f"{host.url}{contract.GRAPHQL_PATH}"
+    query = {"query": "{ whoami { tenant role keyId } keys { tenant } }"}
+    entry, key = keys["user"]
+    answer = requests.post(url, json=query, headers={"Authorization": f"Bearer {key}"}, verify=str(host.ca_cert),
+                           timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    data = answer.json()["data"]
+    assert data["whoami"] == {"tenant": "acme", "role": "user", "keyId": entry.id}
+    assert {k["tenant"] for k in data["keys"]} == {"acme"}
+    cookie = requests.post(url, json=query, cookies={contract.UI_COOKIE: keys["admin"][1]}, verify=str(host.ca_cert),
+                           timeout=30)  # fmt: skip
+    assert cookie.status_code == 401

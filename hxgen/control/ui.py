@@ -196,7 +196,7 @@ def router(control: m.Control | None = None) -> APIRouter:
         async def change(c: m.Control, who: m.Caller, form: Any) -> dict[str, Any]:
             hours = _int(form.get("overlap_hours"), "overlap hours", required=False)
             new = await _blocking(c.rotate_key, who, key_id, hours)
-            return {"title": f"Key {key_id} rotated", "secret": new.secret, "new_key": new.key,
+            return {"title": f"Key {key_id} rotated", "secret": new.secret,
                     "message": f"The new key is {new.key.id}; {key_id} keeps working until "
                     f"{_when(new.replaced.expires if new.replaced else None)}."}  # fmt: skip
 
@@ -254,7 +254,7 @@ async def _mutation(request: Request, control: m.Control, csrf: Csrf, change) ->
         done = await change(control, caller, form)
     except m.ControlError as exc:
         return _page("error", exc.status, code=exc.status, message=exc.message, caller=caller)
-    return _page("result", caller=caller, **({"secret": None, "new_key": None} | done))
+    return _page("result", caller=caller, **({"secret": None} | done))
 
 
 def _int(value: Any, what: str, required: bool = True) -> int | None:
