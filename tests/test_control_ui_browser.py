@@ -1,8 +1,8 @@
 """The operator's page in a real browser (headless Chromium, tests/browser_harness.py) through the real
 gateway (nginx with the rendered configuration, TLS from the test's CA) in front of the real
 hx-control and PostgreSQL: log in with an operator's key, see the host, rotate one key and revoke
-another, see the results, log out; and GraphQL through the same gateway. The screenshot of the page is docs/control-ui.png:
-HX_UPDATE_SCREENSHOT=1 writes it there from this run.
+another, see the results, log out; and GraphQL through the same gateway. The screenshot of the
+page is docs/control-ui.png: HX_UPDATE_SCREENSHOT=1 writes it there from this run.
 
 The spec is tests/data/gateway-control/hx.yaml with TLS on (a Secure cookie needs HTTPS) and ports
 of its own; hx-control's engine health, usage and audit log point at a health stand-in, a real
