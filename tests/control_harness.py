@@ -193,6 +193,33 @@ class Running:
             method, f"{self.url}{contract.API_PREFIX}/v1{path}", headers=headers, timeout=30, **kwargs
         )
 
+    def gateway_headers(self, role: str | None, tenant: str | None = None, key_id: str = "k0000000") -> dict:
+        if role is None:
+            return {}
+        return {
+            contract.TENANT_HEADER: tenant or TENANT_OF_ROLE[role],
+            contract.ROLE_HEADER: role,
+            contract.KEY_ID_HEADER: key_id,
+        }
+
+    def graphql(self, query: str, variables: dict | None = None, role: str | None = "admin", tenant: str | None = None,
+                key_id: str = "k0000000") -> requests.Response:  # fmt: skip
+        """POST GRAPHQL_PATH as a caller of `role` (none: no headers)."""
+        return requests.post(
+            f"{self.url}{contract.GRAPHQL_PATH}", json={"query": query, "variables": variables or {}},
+            headers=self.gateway_headers(role, tenant, key_id), timeout=30,
+        )  # fmt: skip
+
+    def page(self, method: str, path: str = "", role: str | None = "admin", tenant: str | None = None,
+             key_id: str = "k0000000", **kwargs) -> requests.Response:  # fmt: skip
+        """path under UI_PREFIX, as a browser through the gateway (Host, X-Forwarded-*) of `role`."""
+        headers = {"Host": "hx.test", "X-Forwarded-Proto": "https"} | self.gateway_headers(role, tenant, key_id)
+        headers |= kwargs.pop("headers", {})
+        return requests.request(
+            method, f"{self.url}{contract.UI_PREFIX}{path}", headers=headers, timeout=30, allow_redirects=False,
+            **kwargs,
+        )  # fmt: skip
+
     @property
     def keys_map(self) -> str:
         return (self.tmp / "gateway" / Path(contract.KEYS_MAP).name).read_text()

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from ..contracts import control as contract
 from ..contracts.control_config import ServiceConfig
-from . import database, rest
+from . import database, graphql, rest, ui
 from .model import Control, ControlError, Unavailable
 from .service import HostControl
 
@@ -55,12 +55,10 @@ def api() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(rest.router)
-    # --- the integrator includes the other adapters here; they reach the host as the REST routes
-    # do, through request.app.state.control (hxgen.control.rest.control) -------------------------
-    # from . import graphql, ui
-    # app.include_router(graphql.router, prefix=contract.GRAPHQL_PATH)
-    # app.include_router(ui.router, prefix=contract.UI_PREFIX)
-    # -------------------------------------------------------------------------------------------
+    # GraphQL and the operator's page reach the host as the REST routes do, through
+    # request.app.state.control; neither is part of the REST API's OpenAPI document.
+    app.include_router(graphql.router())
+    app.include_router(ui.router())
     _without_422(app)
     return app
 

@@ -14,6 +14,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..contracts import control as contract
+from . import headers
 from . import model as m
 
 V1 = f"{contract.API_PREFIX}/v1"
@@ -25,21 +26,12 @@ BEARER = HTTPBearer(
 
 
 # --- the caller ---------------------------------------------------------------------------------
-class Unauthenticated(m.ControlError):
-    status, code = 401, "unauthenticated"
+Unauthenticated = headers.Unauthenticated
 
 
 def caller(request: Request, _bearer: Annotated[Any, Depends(BEARER)]) -> m.Caller:
     """From the headers the gateway sets after verifying the key (it overwrites a client's)."""
-    tenant = request.headers.get(contract.TENANT_HEADER)
-    role = request.headers.get(contract.ROLE_HEADER)
-    key_id = request.headers.get(contract.KEY_ID_HEADER)
-    if not tenant or not role or key_id is None:
-        raise Unauthenticated(
-            f"no verified caller ({contract.TENANT_HEADER}, {contract.ROLE_HEADER} and {contract.KEY_ID_HEADER} "
-            "missing): hx-control is reachable only through the gateway, with an API key"
-        )
-    return m.Caller(tenant, role, key_id)
+    return headers.caller(request.headers)
 
 
 def control(request: Request) -> m.Control:
