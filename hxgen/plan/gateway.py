@@ -119,6 +119,14 @@ class GatewayModel:
     max_concurrent_requests: int
     upstream: str
     """nginx upstream block and the prefix of the model's named locations."""
+    protocol: str = "http"
+    """http, or grpc: reached only through the gateway's gRPC listener (GatewayGrpc)."""
+    grpc_port: int | None = None
+    """The engine's gRPC port (protocol grpc)."""
+
+    @property
+    def grpc_upstream(self) -> str:
+        return self.upstream.replace("hx_model_", "hx_grpc_", 1)
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,20 @@ class GatewayUsage:
 
 
 @dataclass(frozen=True)
+class GatewayGrpc:
+    """The gateway's HTTP/2 listener for gRPC clients: the same keys (authorization metadata),
+    roles, tenants' models, tiers and access log as the HTTP API; the model is named by the
+    metadata header GRPC_MODEL_HEADER, since nginx cannot read the protobuf body."""
+
+    port: int
+
+
+# gRPC metadata naming the model a call is for (served name), and the permission a call needs.
+GRPC_MODEL_HEADER = "x-hx-model"
+GRPC_PERMISSION = "inference"
+
+
+@dataclass(frozen=True)
 class GatewayPlan:
     host: str
     """Where nginx runs."""
@@ -237,6 +259,12 @@ class GatewayPlan:
     cache_max_entry_bytes: int
     usage: GatewayUsage | None = None
     """None without usage accounting: no quotas, no usage endpoints."""
+    grpc: GatewayGrpc | None = None
+    """None when gateway.grpc.enabled is false."""
+
+    @property
+    def grpc_models(self) -> tuple[GatewayModel, ...]:
+        return tuple(m for m in self.models if m.protocol == "grpc")
 
     @property
     def api_endpoints(self) -> tuple[Endpoint, ...]:
@@ -279,6 +307,8 @@ class GatewayPlan:
                     "task": m.task,
                     "max_model_len": m.max_model_len,
                     "location": m.upstream,
+                    # The named location of a model served over gRPC; null for the HTTP API's.
+                    "grpc_location": m.grpc_upstream if m.protocol == "grpc" else None,
                 }
                 for m in self.models
             },
@@ -286,6 +316,7 @@ class GatewayPlan:
             "cache": self.cache_enabled,
             "cache_max_entry_bytes": self.cache_max_entry_bytes,
             "quota_dir": self.usage.quota_dir if self.usage else None,
+            "grpc": {"model_header": GRPC_MODEL_HEADER, "permission": GRPC_PERMISSION} if self.grpc else None,
         }
 
 
@@ -313,6 +344,8 @@ def build_gateway_plan(
                 max_model_len=by_name[m.name].max_model_len,
                 max_concurrent_requests=m.max_concurrent_requests,
                 upstream=upstream_name(m.name),
+                protocol=m.protocol,
+                grpc_port=m.grpc_port,
             )
             for m in models
         ),
@@ -347,6 +380,7 @@ def build_gateway_plan(
         cache_enabled=g.cache.enabled,
         cache_max_entry_bytes=g.cache.max_entry_kb * 1024,
         usage=GatewayUsage(usage.port, usage.quota_dir) if usage else None,
+        grpc=GatewayGrpc(g.grpc.port) if g.grpc.enabled else None,
     )
 
 
@@ -442,6 +476,7 @@ __all__ = [
     "API_ENDPOINTS",
     "ERROR_PAGES",
     "PERMISSIONS",
+    "GatewayGrpc",
     "GatewayPlan",
     "GatewayUsage",
     "build_gateway_plan",
