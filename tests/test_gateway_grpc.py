@@ -156,7 +156,7 @@ def test_a_bad_key_is_unauthenticated(stub, pb, keys, gateway):
 def test_another_tenants_model_is_permission_denied(stub, pb, keys):
     error = refusal(stub.Generate(request(pb, False), metadata=metadata(keys, "team-a", model="tiny-b")))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert "tenant team-a may not use the model \"tiny-b\"" in error.details()
+    assert 'tenant team-a may not use the model "tiny-b"' in error.details()
 
 
 def test_a_role_without_inference_is_permission_denied(stub, pb, keys):

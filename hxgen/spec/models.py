@@ -138,11 +138,11 @@ class Model(StrictModel):
     )
     prefix_caching: bool = True
     port: Port = Field(
-        description="Loopback port of the engine's OpenAI-compatible server; with protocol grpc, of its /health and /metrics."
+        description="Loopback port of the engine's OpenAI-compatible API; with protocol grpc, its /health and /metrics."
     )
     protocol: Protocol = Field(
         default="http",
-        description="http: the OpenAI-compatible API. grpc: vLLM's gRPC server (VllmEngine), through the gateway's gRPC listener.",
+        description="http: the OpenAI-compatible API. grpc: vLLM's gRPC server, via the gateway's gRPC listener.",
     )
     grpc_port: Port | None = Field(
         default=None, description="Loopback port of the engine's gRPC server; required with protocol grpc, only then."
