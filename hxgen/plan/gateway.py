@@ -121,6 +121,14 @@ class GatewayModel:
     max_concurrent_requests: int
     upstream: str
     """nginx upstream block and the prefix of the model's named locations."""
+    protocol: str = "http"
+    """http, or grpc: reached only through the gateway's gRPC listener (GatewayGrpc)."""
+    grpc_port: int | None = None
+    """The engine's gRPC port (protocol grpc)."""
+
+    @property
+    def grpc_upstream(self) -> str:
+        return self.upstream.replace("hx_model_", "hx_grpc_", 1)
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,20 @@ UI_LOGIN_BURST = 10
 
 
 @dataclass(frozen=True)
+class GatewayGrpc:
+    """The gateway's HTTP/2 listener for gRPC clients: the same keys (authorization metadata),
+    roles, tenants' models, tiers and access log as the HTTP API; the model is named by the
+    metadata header GRPC_MODEL_HEADER, since nginx cannot read the protobuf body."""
+
+    port: int
+
+
+# gRPC metadata naming the model a call is for (served name), and the permission a call needs.
+GRPC_MODEL_HEADER = "x-hx-model"
+GRPC_PERMISSION = "inference"
+
+
+@dataclass(frozen=True)
 class GatewayPlan:
     host: str
     """Where nginx runs."""
@@ -261,6 +283,12 @@ class GatewayPlan:
     """None without usage accounting: no quotas, no usage endpoints."""
     control: GatewayControl | None = None
     """None without hx-control: no /admin/api, /admin/graphql, /admin/ui; keys and weights from the spec only."""
+    grpc: GatewayGrpc | None = None
+    """None when gateway.grpc.enabled is false."""
+
+    @property
+    def grpc_models(self) -> tuple[GatewayModel, ...]:
+        return tuple(m for m in self.models if m.protocol == "grpc")
 
     @property
     def api_endpoints(self) -> tuple[Endpoint, ...]:
@@ -303,6 +331,8 @@ class GatewayPlan:
                     "task": m.task,
                     "max_model_len": m.max_model_len,
                     "location": m.upstream,
+                    # The named location of a model served over gRPC; null for the HTTP API's.
+                    "grpc_location": m.grpc_upstream if m.protocol == "grpc" else None,
                 }
                 for m in self.models
             },
@@ -314,6 +344,7 @@ class GatewayPlan:
             "control": {"ui_prefix": control_contract.UI_PREFIX, "ui_cookie": control_contract.UI_COOKIE}
             if self.control
             else None,
+            "grpc": {"model_header": GRPC_MODEL_HEADER, "permission": GRPC_PERMISSION} if self.grpc else None,
         }
 
 
@@ -346,6 +377,8 @@ def build_gateway_plan(
                 max_model_len=by_name[m.name].max_model_len,
                 max_concurrent_requests=m.max_concurrent_requests,
                 upstream=upstream_name(m.name),
+                protocol=m.protocol,
+                grpc_port=m.grpc_port,
             )
             for m in models
         ),
@@ -383,6 +416,7 @@ def build_gateway_plan(
         control=GatewayControl(control.port, control.gateway_state_dir, control.keys_map, control.route_weights_file)
         if control
         else None,
+        grpc=GatewayGrpc(g.grpc.port) if g.grpc.enabled else None,
     )
 
 
@@ -487,6 +521,7 @@ __all__ = [
     "ERROR_PAGES",
     "PERMISSIONS",
     "GatewayControl",
+    "GatewayGrpc",
     "GatewayPlan",
     "GatewayUsage",
     "build_gateway_plan",

@@ -150,8 +150,33 @@ def _nginx_conf(plan: Plan, gateway: GatewayPlan) -> str:
             },
             usage=_usage(g),
             control=_control(g),
+            grpc=_grpc(g),
         )
     )
+
+
+# nginx's own refusals on the gRPC listener, as gRPC statuses (grpc/doc/statuscodes.md); njs
+# answers its own refusals (hx.grpc) the same way.
+GRPC_ERRORS = (
+    (400, 3, "the request is malformed"),
+    (413, 8, "the request is larger than the gateway accepts"),
+    (429, 8, "rate limit exceeded"),
+    (500, 13, "the gateway failed to handle the call"),
+    (502, 14, "the model server is not reachable"),
+    (503, 14, "the model server is unavailable"),
+    (504, 4, "the model server did not answer in time"),
+)
+
+
+def _grpc(gateway: GatewayPlan) -> dict | None:
+    if gateway.grpc is None:
+        return None
+    return {
+        "port": gateway.grpc.port,
+        "model_header": policy.GRPC_MODEL_HEADER,
+        "models": gateway.grpc_models,
+        "errors": [{"status": s, "grpc_status": g, "message": m} for s, g, m in GRPC_ERRORS],
+    }
 
 
 def _usage(gateway: GatewayPlan) -> dict | None:

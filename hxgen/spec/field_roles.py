@@ -23,9 +23,7 @@ OWNED_BY_LATER_ISSUE: dict[str, str] = {}
 
 # Fields whose only effect is behind a switch that `hxgen validate` rejects today: they cannot
 # be set to any effect, and the switch's error says so.
-BEHIND_A_REJECTED_SWITCH: dict[str, str] = {
-    "gateway.grpc.port": "gateway.grpc.enabled: true is rejected (error[not-supported]: gRPC is not supported yet)",
-}
+BEHIND_A_REJECTED_SWITCH: dict[str, str] = {}
 
 
 def unrendered_fields() -> dict[str, str]:

@@ -10,6 +10,7 @@ from .common import AbsolutePath, CpuCores, MemoryGb, Name, Percent, Port, Posit
 
 Engine = Literal["vllm", "tgi"]
 Task = Literal["generate", "embed"]
+Protocol = Literal["http", "grpc"]
 Dtype = Literal["bfloat16", "float16", "float32"]
 Quantization = Literal["none", "awq", "gptq", "fp8", "bitsandbytes"]
 Percentile = Literal[50, 90, 95, 99]
@@ -136,7 +137,16 @@ class Model(StrictModel):
         default=None, description="Tokens per engine step; engine default when omitted."
     )
     prefix_caching: bool = True
-    port: Port = Field(description="Loopback port of the engine's OpenAI-compatible server.")
+    port: Port = Field(
+        description="Loopback port of the engine's OpenAI-compatible API; with protocol grpc, its /health and /metrics."
+    )
+    protocol: Protocol = Field(
+        default="http",
+        description="http: the OpenAI-compatible API. grpc: vLLM's gRPC server, via the gateway's gRPC listener.",
+    )
+    grpc_port: Port | None = Field(
+        default=None, description="Loopback port of the engine's gRPC server; required with protocol grpc, only then."
+    )
     max_concurrent_requests: PositiveInt | None = Field(
         default=None,
         description="Gateway cap on in-flight requests to this model; defaults to 2 x max_num_seqs.",

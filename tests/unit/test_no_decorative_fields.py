@@ -46,7 +46,6 @@ Where = tuple[str | int, ...]
 NO_VALID_MUTATION = {
     "version": "hx/v1 is the only schema version",
     "host.profile": "the cpu profile rejects GPUs and fp8 (the sandbox's golden case renders a cpu host)",
-    "gateway.grpc.enabled": "true is rejected: gRPC through the gateway is not supported yet",
 }
 
 
@@ -102,10 +101,30 @@ def _email_receiver(doc: Doc) -> Doc:
     return doc
 
 
+def _grpc_listener(doc: Doc) -> Doc:
+    doc["gateway"]["grpc"]["enabled"] = True
+    return doc
+
+
+def _grpc_model(doc: Doc) -> Doc:
+    """The first model (in no route) served over gRPC, behind the gateway's gRPC listener."""
+    doc["models"][0] |= {"protocol": "grpc", "grpc_port": 18901}
+    return _grpc_listener(doc)
+
+
+def _protocol(doc: Doc, where: Where, value: str) -> list[Doc]:
+    """A model served over gRPC needs its gRPC port and the gateway's gRPC listener."""
+    new = _grpc_listener(copy.deepcopy(doc))
+    _item(new, where).update({"protocol": "grpc", "grpc_port": 18901})
+    return [new]
+
+
 # Context a field needs before its value can matter: the context, and the item it applies to
 # (None: every occurrence). The mutated render is compared with the context's own render.
 PRECONDITIONS: dict[str, tuple[Callable[[Doc], Doc], Where | None]] = {
     "engines.tgi.image": (_tgi_model, None),
+    "gateway.grpc.port": (_grpc_listener, None),
+    "models[].grpc_port": (_grpc_model, ("models", 0)),
     "engines.tgi.runtime": (_tgi_model, None),
     "models[].source.seed": (_generated_model, ("models", 1)),
     "models[].gpus[]": (_spare_gpus, None),
@@ -243,6 +262,7 @@ JOINT: dict[str, Callable[[Doc, Where, typing.Any], list[Doc]]] = {
     "usage.enabled": _without_quotas,
     "models[].gpus[]": _spare_gpu,
     "models[].task": _task,
+    "models[].protocol": _protocol,
     "monitoring.receivers[].to": _email_to,
     "models[].tensor_parallel_size": _tensor_parallel,
     "models[].source.path": lambda d, w, v: [_set_source(d, w, "path", "/srv/hx/models/local")],

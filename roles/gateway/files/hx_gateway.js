@@ -375,6 +375,10 @@ function infer(r, caller, endpoint) {
     }
     const variant = route ? pickVariant(route, requested, caller) : requested;
     const model = own(config.models, variant);
+    if (model.grpc_location) {
+        return fail(r, 400, 'invalid_request_error', 'wrong_protocol', 'the model ' + JSON.stringify(requested) +
+            ' is served over gRPC: call the gateway\'s gRPC port with the metadata "' + config.grpc.model_header + '"');
+    }
     if (model.task !== endpoint.task) {
         return fail(r, 400, 'invalid_request_error', 'wrong_endpoint', 'the model ' + JSON.stringify(requested) +
             (model.task === 'embed' ? ' serves embeddings: call /v1/embeddings' : ' generates text: call /v1/chat/completions or /v1/completions'));
@@ -729,7 +733,165 @@ function upstreamSeconds(r) {
     return total.toFixed(3);
 }
 
+// The gRPC listener (gateway.grpc). A call names its model in the metadata config.grpc.model_header
+// (nginx cannot read the protobuf body) and sends its key as "authorization: Bearer <key>" metadata,
+// which nginx sees as the Authorization header: the same identify(), roles and tenants' models as
+// the HTTP API. Refusals are gRPC statuses in the response headers (a trailers-only answer); the
+// HTTP status, which the access log records, says the same in HTTP's words.
+const GRPC_UNAUTHENTICATED = 16;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_NOT_FOUND = 5;
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+function grpcFail(r, httpStatus, grpcStatus, message) {
+    r.headersOut['Content-Type'] = 'application/grpc';
+    r.headersOut['grpc-status'] = String(grpcStatus);
+    // The gRPC wire format percent-encodes the message.
+    r.headersOut['grpc-message'] = encodeURIComponent(message);
+    r.variables.hx_grpc_refused = String(httpStatus);
+    r.return(204);
+}
+
+function grpcModels(caller) {
+    return Object.keys(config.models).filter(function (n) {
+        return config.models[n].grpc_location && mayUse(caller, n);
+    }).sort();
+}
+
+// location / of the gRPC listener (limit_req has counted the call).
+function grpc(r) {
+    const who = identifyOnce(r);
+    if (typeof who !== 'string') {
+        return grpcFail(r, 401, GRPC_UNAUTHENTICATED, who.message);
+    }
+    const t = config.tenants[who];
+    r.variables.hx_tenant = who;
+    r.variables.hx_role = t.role;
+    r.variables.hx_tier = t.tier;
+    const caller = {name: who, role: t.role, models: t.models};
+    if (!permitted(caller, config.grpc.permission)) {
+        return grpcFail(r, 403, GRPC_PERMISSION_DENIED, 'the role ' + t.role + ' may not call models');
+    }
+    const header = config.grpc.model_header;
+    const requested = r.headersIn[header];
+    if (!requested) {
+        return grpcFail(r, 400, GRPC_INVALID_ARGUMENT, 'name the model in the metadata "' + header +
+            '"; this key may use: ' + grpcModels(caller).join(', '));
+    }
+    const model = own(config.models, requested);
+    if (model === undefined || !model.grpc_location) {
+        return grpcFail(r, 404, GRPC_NOT_FOUND, 'no model ' + JSON.stringify(requested) +
+            ' is served over gRPC; this key may use: ' + grpcModels(caller).join(', '));
+    }
+    if (!mayUse(caller, requested)) {
+        return grpcFail(r, 403, GRPC_PERMISSION_DENIED, 'tenant ' + who + ' may not use the model ' + JSON.stringify(requested));
+    }
+    r.variables.hx_model = requested;
+    r.variables.hx_variant = requested;
+    if (!grpcWithinQuota(r, who)) {
+        return;
+    }
+    r.internalRedirect('@' + model.grpc_location);
+}
+
+function grpcWithinQuota(r, name) {
+    const limit = config.tenants[name].daily_tokens;
+    if (limit === null || limit === undefined) {
+        return true;
+    }
+    const quota = quotaOf(name, limit);
+    if (quota.used < limit) {
+        return true;
+    }
+    r.variables.hx_quota = 'exceeded';
+    grpcFail(r, 429, GRPC_RESOURCE_EXHAUSTED, 'tenant ' + name + ' has used its daily quota of ' + limit + ' tokens');
+    return false;
+}
+
+// js_body_filter of the gRPC model locations: the body passes unchanged; the token counts of the
+// VllmEngine's GenerateResponse messages go to the access log ($hx_prompt_tokens and
+// $hx_completion_tokens), as countTokens does for the HTTP API. A message is a gRPC frame (a
+// flag byte, a 4-byte length, the protobuf); frames may be cut across buffers, so the unread
+// rest is kept. Streamed chunks carry counts so far, the final GenerateComplete the totals.
+let grpcPending = null;
+
+function grpcCountTokens(r, data, flags) {
+    r.sendBuffer(data, flags);
+    let buffer = grpcPending === null ? data : Buffer.concat([grpcPending, data]);
+    while (buffer.length >= 5) {
+        const length = buffer.readUInt32BE(1);
+        if (buffer.length < 5 + length) {
+            break;
+        }
+        if (buffer[0] === 0) {  // compressed messages are not read
+            grpcCount(r, buffer.slice(5, 5 + length));
+        }
+        buffer = buffer.slice(5 + length);
+    }
+    grpcPending = buffer.length ? buffer : null;
+}
+
+// GenerateResponse: chunk = 1 (prompt_tokens 2, completion_tokens 3), complete = 2 (prompt_tokens
+// 3, completion_tokens 4), in vllm_engine.proto of smg-grpc-proto.
+function grpcCount(r, message) {
+    const outer = protoFields(message);
+    const chunk = outer[1] !== undefined;
+    const inner = chunk ? outer[1] : outer[2];
+    if (!(inner instanceof Buffer)) {
+        return;
+    }
+    const fields = protoFields(inner);
+    const prompt = fields[chunk ? 2 : 3] || 0;
+    const completion = fields[chunk ? 3 : 4] || 0;
+    r.variables.hx_prompt_tokens = String(prompt);
+    r.variables.hx_completion_tokens = String(completion);
+}
+
+// The last value of each field number of a protobuf message: varints as numbers, length-delimited
+// fields as buffers; other wire types are skipped. Malformed input ends the reading.
+function protoFields(buffer) {
+    const fields = {};
+    let at = 0;
+    function varint() {
+        let value = 0;
+        let scale = 1;
+        while (at < buffer.length) {
+            const b = buffer[at++];
+            value += (b & 0x7f) * scale;
+            if (b < 0x80) {
+                return value;
+            }
+            scale *= 128;
+        }
+        return null;
+    }
+    while (at < buffer.length) {
+        const key = varint();
+        if (key === null) {
+            break;
+        }
+        const field = Math.floor(key / 8);
+        const type = key % 8;
+        if (type === 0) {
+            fields[field] = varint();
+        } else if (type === 2) {
+            const length = varint();
+            if (length === null || at + length > buffer.length) {
+                break;
+            }
+            fields[field] = buffer.slice(at, at + length);
+            at += length;
+        } else if (type === 1 || type === 5) {
+            at += type === 1 ? 8 : 4;
+        } else {
+            break;
+        }
+    }
+    return fields;
+}
+
 export default {
     api, admin, unauthenticated, keySha256, caller, callerTier, callerRole, callerKeyId, countTokens, dropLength, cacheStatus,
-    cacheSkip, upstreamSeconds,
+    cacheSkip, upstreamSeconds, grpc, grpcCountTokens,
 };
