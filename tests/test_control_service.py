@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -204,6 +205,17 @@ def test_a_created_key_is_in_the_map_by_its_hash_then_gone_once_revoked(control)
     again = control.call("POST", f"/keys/{key['id']}/revoke", role="operator")
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
     assert (control.tmp / "reloads").read_text().count("reload") >= 2
+
+
+def test_a_change_asks_the_path_unit_for_a_reload_and_no_change_does_not(control):
+    request = control.tmp / "gateway" / Path(contract.RELOAD_REQUEST).name
+    request.unlink(missing_ok=True)
+    assert control.call("GET", "/keys", role="admin").status_code == 200
+    spec_split = {"split": [{"model": "small", "weight": 80}, {"model": "large", "weight": 20}]}
+    assert control.call("PUT", "/routes/chat/weights", role="operator", json=spec_split).status_code == 200
+    assert not request.exists()  # reads, and a write of what is there already, leave nginx alone
+    created(control, "acme")
+    assert request.read_text() == "api-keys.map\n"
 
 
 def test_a_rotated_key_keeps_working_for_the_overlap_then_its_successor_alone(control):

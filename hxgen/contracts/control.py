@@ -7,9 +7,10 @@ How a key change reaches the gateway without a converge:
 - hx-control keeps the keys (hashes and dates, never a key) and the live route weights in
   PostgreSQL (SCHEMA), and after every change writes the gateway's view of them atomically
   (rename) into GATEWAY_STATE_DIR: KEYS_MAP (an nginx map) and ROUTE_WEIGHTS (JSON).
-- A systemd path unit (RELOAD_PATH_UNIT) watches those two files and starts RELOAD_SERVICE, which
-  checks nginx's configuration and reloads it: nginx's reload is graceful (new workers take new
-  requests, old ones finish theirs), so no request is dropped. hx-control needs no privilege.
+- After a write that changed a file it creates RELOAD_REQUEST. A systemd path unit
+  (RELOAD_PATH_UNIT, PathExists=) starts RELOAD_SERVICE, which removes the request, checks nginx's
+  configuration and reloads it: nginx's reload is graceful (new workers take new requests, old
+  ones finish theirs), so no request is dropped. hx-control needs no privilege.
 - nginx.conf includes KEYS_MAP in its key map and preloads ROUTE_WEIGHTS for njs.
 
 Which side wins, the controller's inventory/api-keys.yml or the host (docs/control.md): the merge
@@ -43,6 +44,11 @@ ROUTE_WEIGHTS = f"{GATEWAY_STATE_DIR}/route-weights.json"
 in the order of the spec's split, the last cumulative value 100. njs preloads it
 (js_preload_object hx_weights) and draws a variant from it instead of hx_config's split."""
 EXPIRY_NEVER = "-"
+RELOAD_REQUEST = f"{GATEWAY_STATE_DIR}/reload-requested"
+"""Created by hx-control after it changed KEYS_MAP or ROUTE_WEIGHTS; removed by RELOAD_SERVICE
+before nginx reads the files. A flag, not a watch on the files: systemd re-checks PathExists= when
+the service it started ends, so a write during a reload asks for the next one and is never lost
+(a PathChanged= event while the service runs is)."""
 
 RELOAD_PATH_UNIT = "hx-gateway-reload.path"
 RELOAD_SERVICE = "hx-gateway-reload.service"
@@ -73,7 +79,10 @@ UI_PREFIX = "/admin/ui"
 TENANT_HEADER = "X-HX-Tenant"
 ROLE_HEADER = "X-HX-Role"
 KEY_ID_HEADER = "X-HX-Key-Id"
-"""The id of the key the caller used ("" for a client certificate)."""
+"""The id of the key the caller used, or CERTIFICATE_KEY_ID for a client certificate."""
+CERTIFICATE_KEY_ID = "certificate"
+"""Not a key id (those are 8 hex digits), so a certificate's caller owns no key; nginx sends no
+header with an empty value, hence a word."""
 UI_COOKIE = "hx_key"
 """The operator page's credential: the API key itself, set by the page's login form as an
 HttpOnly, Secure, SameSite=Strict cookie with Path=UI_PREFIX. The gateway accepts it on UI_PREFIX

@@ -74,8 +74,9 @@ def route_weights(config: ServiceConfig, live: dict[str, store.LiveSplit]) -> st
 
 
 def write(config: ServiceConfig, conn: psycopg.Connection) -> list[str]:
-    """Write both files from what `conn` sees; the names of those that changed. Then, when one did
-    and the configuration has a reload_command, run it. Raises StateError."""
+    """Write both files from what `conn` sees; the names of those that changed. When one did, ask
+    for a reload (contract.RELOAD_REQUEST, which the path unit acts on) and run the configuration's
+    reload_command if it has one. Raises StateError."""
     wanted = {
         contract.KEYS_MAP.rsplit("/", 1)[1]: keys_map(store.keys(conn)),
         contract.ROUTE_WEIGHTS.rsplit("/", 1)[1]: route_weights(config, store.weights(conn)),
@@ -89,6 +90,8 @@ def write(config: ServiceConfig, conn: psycopg.Connection) -> list[str]:
             if _current(path) != text:
                 write_atomically(path, text, FILE_MODE)
                 changed.append(name)
+        if changed:  # after the files: the reload that takes the request reads them
+            write_atomically(directory / Path(contract.RELOAD_REQUEST).name, " ".join(changed) + "\n", FILE_MODE)
     except OSError as exc:
         raise StateError(f"cannot write the gateway's state in {directory}: {exc.strerror or exc}") from exc
     if changed and config.reload_command:

@@ -7,6 +7,7 @@ file before hx-control first writes it."""
 from __future__ import annotations
 
 import json
+import posixpath
 from typing import Any
 
 from .. import layout
@@ -125,7 +126,7 @@ def _unit(plan: Plan, c: ControlPlan, head: str) -> str:
             c=c,
             command=command,
             hx_group=layout.HX_GROUP,
-            audit={"group": audit.group, "paths": [audit.log_dir, audit.state_dir]}
+            audit={"group": audit.group, "paths": [audit.log_dir, posixpath.dirname(audit.head_copy)]}
             if audit and c.audit_config
             else None,
         )
@@ -139,7 +140,11 @@ def _template(name: str, head: str, c: ControlPlan) -> str:
         .render(
             header=head,
             c=c,
-            watched=[c.keys_map, c.route_weights_file],
+            request=contract.RELOAD_REQUEST,
+            reload_script=(
+                f"systemctl is-active --quiet {GATEWAY_SERVICE} || exit 0; "
+                f"/usr/sbin/nginx -t -q && exec systemctl reload {GATEWAY_SERVICE}"
+            ),
             gateway_service=GATEWAY_SERVICE,
             settle_s=RELOAD_SETTLE_S,
             within_s=contract.RELOAD_WITHIN_S,

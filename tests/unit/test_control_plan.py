@@ -129,6 +129,10 @@ def test_audit_and_usage_are_named_only_when_they_run(spec_data):
     data = control_config(spec_data)
     assert data["audit_config"] == "/etc/hx/audit.json"
     assert data["usage"] == {"table": "hx_usage.requests", "time_zone": "UTC"}
+    # It appends to the log and copies the signed head beside the backups, as hx-audit does.
+    unit = rendered(spec_data)["rendered/systemd/hx-control.service"]
+    assert "SupplementaryGroups=hx hx-audit\n" in unit
+    assert "ReadWritePaths=/var/lib/hx-control /var/log/hx/audit /srv/hx/backups/audit\n" in unit
     spec_data["security"]["audit_log"] = {"enabled": False}
     spec_data["usage"] = {"enabled": False}
     data = control_config(spec_data)
@@ -147,17 +151,21 @@ def test_the_seed_of_the_route_weights_is_the_specs_split_in_the_contracts_forma
     assert json.loads(files[f"rendered/{ROUTE_WEIGHTS_SEED}"]) == {"phi": [["phi-3-mini", 100]]}
 
 
-def test_the_units_run_the_service_and_reload_nginx_on_either_state_file(spec_data):
+def test_the_units_run_the_service_and_reload_nginx_on_its_request(spec_data):
     files = rendered(spec_data)
     unit = files["rendered/systemd/hx-control.service"]
     assert "User=hx-control" in unit and "--config /etc/hx/control.json" in unit and "serve" in unit
     path = files[f"rendered/systemd/{contract.RELOAD_PATH_UNIT}"]
-    assert f"PathChanged={contract.KEYS_MAP}\n" in path and f"PathChanged={contract.ROUTE_WEIGHTS}\n" in path
-    assert f"Unit={contract.RELOAD_SERVICE}" in path
+    assert f"PathExists={contract.RELOAD_REQUEST}\n" in path and f"Unit={contract.RELOAD_SERVICE}" in path
     service = files[f"rendered/systemd/{contract.RELOAD_SERVICE}"]
     lines = [line for line in service.splitlines() if line.startswith("Exec")]
-    assert lines == ["ExecStartPre=/bin/sleep 1", "ExecStartPre=/usr/sbin/nginx -t -q",
-                     "ExecStart=/bin/systemctl reload nginx.service"]  # fmt: skip
+    # The request is taken before nginx reads the files; a stopped nginx is left stopped.
+    assert lines == [
+        "ExecStartPre=/bin/sleep 1",
+        f"ExecStartPre=/bin/rm -f {contract.RELOAD_REQUEST}",
+        "ExecStart=/bin/sh -c 'systemctl is-active --quiet nginx.service || exit 0; "
+        "/usr/sbin/nginx -t -q && exec systemctl reload nginx.service'",
+    ]
     assert contract.RELOAD_WITHIN_S > 1  # the settling second fits the promise
 
 
