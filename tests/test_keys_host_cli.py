@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gateway_harness
 import pytest
+import requests
 from conftest import CliResult
 from control_harness import cli, migrate, serving, write_config
 from pg_harness import DATABASE, OWNER, PASSWORD, free_port, pg_cluster
@@ -300,3 +301,14 @@ def test_without_the_client_extra_the_message_names_it(hxgen, monkeypatch):
 def test_a_key_given_where_its_file_belongs_is_not_echoed(hxgen, no_key):
     result = hxgen("keys", "list", "--host", "https://127.0.0.1:1", "--api-key-file", "hx-00000000-secretpart")
     assert result.code == 2 and "not the key" in result.err and "secretpart" not in result.err
+
+
+def test_a_client_certificate_reaches_hx_control_as_its_tenant_owning_no_key(gateway, control):
+    cert = gateway_harness.client_certificate(gateway, "batch.hx.internal")
+    answer = requests.get(f"{gateway.https_url}{contract.API_PREFIX}/v1/whoami", cert=cert,
+                          verify=str(gateway.ca_cert), timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["tenant"] == "batch" and answer.json()["key_id"] == contract.CERTIFICATE_KEY_ID
+    keys = requests.get(f"{gateway.https_url}{contract.API_PREFIX}/v1/keys", cert=cert,
+                        verify=str(gateway.ca_cert), timeout=30)  # fmt: skip
+    assert keys.status_code == 200 and keys.json() == []

@@ -56,7 +56,9 @@ class ErrorBody(_Out):
 class WhoAmI(_Out):
     tenant: str = Field(description="The tenant of the key the call was made with.")
     role: str = Field(description="The tenant's role: admin, operator, user or readonly.")
-    key_id: str = Field(description="The id of the key used; empty for a client certificate.")
+    key_id: str = Field(
+        description=f"The id of the key used; {contract.CERTIFICATE_KEY_ID!r} for a client certificate."
+    )
     permissions: list[str] = Field(description="What the role may do (hxgen.contracts.control.PERMISSIONS).")
 
 

@@ -341,7 +341,11 @@ class GatewayPlan:
             "cache_max_entry_bytes": self.cache_max_entry_bytes,
             "quota_dir": self.usage.quota_dir if self.usage else None,
             # With hx-control, keys may expire at a time and routes draw from hx_weights (njs).
-            "control": {"ui_prefix": control_contract.UI_PREFIX, "ui_cookie": control_contract.UI_COOKIE}
+            "control": {
+                "ui_prefix": control_contract.UI_PREFIX,
+                "ui_cookie": control_contract.UI_COOKIE,
+                "certificate_key_id": control_contract.CERTIFICATE_KEY_ID,
+            }
             if self.control
             else None,
             "grpc": {"model_header": GRPC_MODEL_HEADER, "permission": GRPC_PERMISSION} if self.grpc else None,

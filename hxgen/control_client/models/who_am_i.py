@@ -23,7 +23,7 @@ T = TypeVar("T", bound="WhoAmI")
 class WhoAmI:
     """ 
         Attributes:
-            key_id (str): The id of the key used; empty for a client certificate.
+            key_id (str): The id of the key used; 'certificate' for a client certificate.
             permissions (list[str]): What the role may do (hxgen.contracts.control.PERMISSIONS).
             role (str): The tenant's role: admin, operator, user or readonly.
             tenant (str): The tenant of the key the call was made with.

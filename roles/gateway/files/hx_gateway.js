@@ -173,7 +173,7 @@ function identify(r) {
             const cn = commonName(r.variables.ssl_client_s_dn);
             const name = cn === null ? undefined : own(config.client_certificates, cn);
             if (name !== undefined) {
-                return known(name, 'certificate');
+                return known(name, 'certificate', config.control ? config.control.certificate_key_id : '');
             }
             return {code: 'unknown_client_certificate', message: 'no tenant accepts the client certificate ' + JSON.stringify(cn)};
         }
@@ -193,7 +193,7 @@ function identify(r) {
     return known(fields[0], 'key ' + fields[2], fields[2]);
 }
 
-// The tenant's name; keyId is kept for hx-control's header ('' for a client certificate).
+// The tenant's name; keyId is kept for hx-control's header (a word for a client certificate).
 function known(name, credential, keyId) {
     if (own(config.tenants, name) === undefined) {
         return {code: 'invalid_api_key', message: 'the ' + credential + ' belongs to no configured tenant'};
