@@ -111,5 +111,5 @@ def helper_ports(spec: Spec) -> list[HelperPort]:
     if "usage" in roles:
         ports.append(HelperPort(layout.USAGE_PORT, "the usage service (metrics, tenants' usage)", "usage", "usage"))
     if "control" in roles:
-        ports.append(HelperPort(layout.CONTROL_PORT, "hx-control (metrics, the management API)", None, "control"))
+        ports.append(HelperPort(layout.CONTROL_PORT, "hx-control (metrics, the management API)", "control", "control"))
     return ports
