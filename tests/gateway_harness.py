@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,8 +197,9 @@ def nginx() -> str:
 
 
 def reload_command(staged: StagedGateway) -> list[str]:
-    """What reloads the staged nginx gracefully, as the reload service does on a host."""
-    return [nginx(), "-c", str(staged.conf), "-s", "reload"]
+    """What reloads the staged nginx gracefully, as the reload service does on a host, and returns
+    once the old configuration's workers are gone (tests/reload_nginx.py)."""
+    return [sys.executable, str(ROOT / "tests" / "reload_nginx.py"), str(staged.root / "nginx.pid")]
 
 
 def start(staged: StagedGateway) -> subprocess.Popen:
