@@ -36,7 +36,7 @@ def test_the_depth_and_token_limits_are_the_contracts():
 
 
 def test_the_documents_in_the_docs_are_valid_against_the_schema():
-    text = (ROOT / "docs/control-graphql.md").read_text()
+    text = (ROOT / "docs/control.md").read_text()
     documents = re.findall(r'"query": "(.*?)"', text) + re.findall(r"```graphql\n(.*?)```", text, re.S)
     assert len(documents) >= 5
     for document in documents:

@@ -5,12 +5,16 @@ its own tenant only."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from test_audit import records
-from test_sandbox import GATEWAY, key, tls  # noqa: F401  (tls is a fixture)
+from test_sandbox import GATEWAY, key, prometheus_query, tls  # noqa: F401  (tls is a fixture)
 
 from hxgen.contracts import control as contract
 
@@ -66,6 +70,25 @@ def test_a_key_made_through_the_api_works_at_once_and_a_revoked_one_stops(host, 
     assert {(contract.AUDIT_KEY_CREATED, key_id), (contract.AUDIT_KEY_REVOKED, key_id)} <= actions
 
 
+def test_hxgen_keys_host_makes_and_revokes_a_key_on_the_live_host(host, tls, tmp_path):  # noqa: F811
+    """The operator's command on the controller, through the generated client and the gateway."""
+    ca = tmp_path / "ca.crt"
+    ca.write_text(host.file("/etc/hx/tls/ca.crt").content_string)
+    admin_key = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "keys" / "sandbox-admin.key"
+    where = ["--host", GATEWAY, "--api-key-file", str(admin_key), "--ca-file", str(ca)]
+
+    def hxgen(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hxgen", "keys", *args], capture_output=True, text=True)
+
+    made = hxgen("create", *where, "--tenant", "sandbox-user", "--note", "molecule cli", "--json")
+    assert made.returncode == 0, made.stderr
+    answer = json.loads(made.stdout)
+    assert status_within(tls, answer["secret"], 200, contract.RELOAD_WITHIN_S)[0] == 200
+    revoked = hxgen("revoke", *where, answer["key"]["id"], "--keys-file", str(tmp_path / "none.yml"))
+    assert revoked.returncode == 0, revoked.stderr
+    assert status_within(tls, answer["secret"], 401, contract.RELOAD_WITHIN_S)[0] == 401
+
+
 def test_a_user_sees_its_own_tenant_only_and_cannot_make_keys(tls):  # noqa: F811
     user = key("sandbox-user")
     status, tenants = request(tls, user, "GET", "/tenants")
@@ -83,3 +106,13 @@ def test_the_inventory_keys_were_merged_and_a_second_sync_changes_nothing(host):
     )
     assert sync.rc == 0, sync.stderr
     assert json.loads(sync.stdout)["changed"] is False, sync.stdout
+
+
+def test_prometheus_scrapes_hx_control():
+    deadline, result = time.monotonic() + 60, []
+    while time.monotonic() < deadline:
+        result = prometheus_query('up{job="control"}')["data"]["result"]
+        if result and result[0]["value"][1] == "1":
+            return
+        time.sleep(1)
+    raise AssertionError(f'up{{job="control"}} is not 1: {result}')
