@@ -80,7 +80,9 @@ async def _once(info: Info, method: str) -> Any:
 class WhoAmI:
     tenant: str
     role: str = strawberry.field(description="admin, operator, user or readonly.")
-    key_id: str = strawberry.field(description="The id of the key used; empty for a client certificate.")
+    key_id: str = strawberry.field(
+        description=f"The id of the key used; {contract.CERTIFICATE_KEY_ID!r} for a client certificate."
+    )
     permissions: list[str]
 
 
