@@ -158,6 +158,7 @@ def test_the_units_run_the_service_and_reload_nginx_on_its_request(spec_data):
     path = files[f"rendered/systemd/{contract.RELOAD_PATH_UNIT}"]
     assert f"PathExists={contract.RELOAD_REQUEST}\n" in path and f"Unit={contract.RELOAD_SERVICE}" in path
     service = files[f"rendered/systemd/{contract.RELOAD_SERVICE}"]
+    assert "\nStartLimitIntervalSec=0\n" in service  # a burst of changes must not stop the reloads
     lines = [line for line in service.splitlines() if line.startswith("Exec")]
     # The request is taken before nginx reads the files; a stopped nginx is left stopped.
     assert lines == [

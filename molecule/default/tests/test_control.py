@@ -70,6 +70,18 @@ def test_a_key_made_through_the_api_works_at_once_and_a_revoked_one_stops(host, 
     assert {(contract.AUDIT_KEY_CREATED, key_id), (contract.AUDIT_KEY_REVOKED, key_id)} <= actions
 
 
+def test_a_burst_of_changes_leaves_the_reload_working(tls):  # noqa: F811
+    """Each change waits for its reload, so the reloads come faster than systemd's default start
+    limit (5 in 10 s) allows: the reload service must have none."""
+    admin = key("sandbox-admin")
+    for n in range(8):
+        status, made = request(tls, admin, "POST", "/keys", {"tenant": "sandbox-user", "note": f"burst {n}"})
+        assert status == 201, made
+        status, _ = status_within(tls, made["secret"], 200, contract.RELOAD_WITHIN_S)
+        assert status == 200, f"change {n} of the burst was not loaded within {contract.RELOAD_WITHIN_S} s"
+        assert request(tls, admin, "POST", f"/keys/{made['key']['id']}/revoke")[0] == 200
+
+
 def test_hxgen_keys_host_makes_and_revokes_a_key_on_the_live_host(host, tls, tmp_path):  # noqa: F811
     """The operator's command on the controller, through the generated client and the gateway."""
     ca = tmp_path / "ca.crt"
