@@ -288,7 +288,7 @@ def test_every_mutation_is_in_the_audit_log_with_the_caller_as_actor(control):
     newest = ok(gql(control, "{ audit(limit: 4) { seq action actor detail } }", role="operator"))["audit"]
     assert [r["action"] for r in newest] == [contract.AUDIT_ROUTE_WEIGHTS, contract.AUDIT_KEY_REVOKED,
                                              contract.AUDIT_KEY_ROTATED, contract.AUDIT_KEY_CREATED]  # fmt: skip
-    assert newest[1]["detail"]["id"] == new and newest[2]["detail"]["new_id"] == new
+    assert newest[1]["detail"]["key_id"] == new and newest[2]["detail"]["new_key_id"] == new
     assert hash_key(rotated["secret"]) not in control.keys_map
 
 

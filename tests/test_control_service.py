@@ -351,7 +351,7 @@ def test_every_mutation_is_in_the_audit_log_with_the_caller_as_actor(control):
     weights = [{"model": "small", "weight": 80}, {"model": "large", "weight": 20}]
     control.call("PUT", "/routes/chat/weights", role="admin", key_id="c3c3c3c3", json={"split": weights})
     records = control.audit_records()
-    mine = [r for r in records if r["detail"].get("id") in (key, rotated["key"]["id"]) or r["detail"].get("alias")]
+    mine = [r for r in records if r["detail"].get("key_id") in (key, rotated["key"]["id"]) or r["detail"].get("alias")]
     actions = [(r["action"], r["actor"]) for r in mine]
     assert (contract.AUDIT_KEY_CREATED, "root/k0000000") in actions
     assert (contract.AUDIT_KEY_ROTATED, "acme/a1a1a1a1") in actions

@@ -119,7 +119,7 @@ class HostControl:
             key_id, secret = new_key(store.key_ids(conn))
             key = ApiKey(key_id, tenant, now, expires, None, note, contract.ORIGIN_CONTROL)
             store.insert_key(conn, key, hash_key(secret), actor(caller))
-            detail = {"id": key_id, "tenant": tenant, "expires": _iso(expires), "note": note}
+            detail = {"key_id": key_id, "tenant": tenant, "expires": _iso(expires), "note": note}
             self.audit_log.append(actor(caller), contract.AUDIT_KEY_CREATED, detail)
         self._publish(contract.AUDIT_KEY_CREATED)
         return NewKey(key, secret)
@@ -143,7 +143,7 @@ class HostControl:
                 contract.ORIGIN_CONTROL, replaces=old.id,
             )  # fmt: skip
             store.insert_key(conn, key, hash_key(secret), actor(caller))
-            detail = {"id": old.id, "new_id": new_id, "tenant": old.tenant, "old_expires": _iso(ends)}
+            detail = {"key_id": old.id, "new_key_id": new_id, "tenant": old.tenant, "old_expires": _iso(ends)}
             self.audit_log.append(actor(caller), contract.AUDIT_KEY_ROTATED, detail)
             replaced = store.key(conn, old.id)
         self._publish(contract.AUDIT_KEY_ROTATED)
@@ -160,7 +160,7 @@ class HostControl:
             if found.key.revoked is not None:
                 raise Conflict(f"key {key_id} was revoked already, at {_iso(found.key.revoked)}")
             store.revoke(conn, key_id, now, actor(caller))
-            detail = {"id": key_id, "tenant": found.key.tenant, "origin": found.key.origin}
+            detail = {"key_id": key_id, "tenant": found.key.tenant, "origin": found.key.origin}
             self.audit_log.append(actor(caller), contract.AUDIT_KEY_REVOKED, detail)
             revoked = store.key(conn, key_id)
         self._publish(contract.AUDIT_KEY_REVOKED)

@@ -66,7 +66,7 @@ def test_a_key_made_through_the_api_works_at_once_and_a_revoked_one_stops(host, 
     assert status == 401, f"the revoked key still worked after {contract.RELOAD_WITHIN_S} s"
     print(f"revoked key refused after {elapsed:.2f} s")
 
-    actions = {(r["action"], r["detail"].get("id")) for r in records(host)}
+    actions = {(r["action"], r["detail"].get("key_id")) for r in records(host)}
     assert {(contract.AUDIT_KEY_CREATED, key_id), (contract.AUDIT_KEY_REVOKED, key_id)} <= actions
 
 
