@@ -222,23 +222,35 @@ def test_the_gateway_roles_map_and_hx_controls_never_name_a_key_twice(gateway, c
 def test_the_page_cookie_is_accepted_on_the_page_only(gateway, control, inventory):
     cookie = {contract.UI_COOKIE: key_of(inventory, "operator")}
     page = f"{contract.UI_PREFIX}/"
-    without = call(gateway, "GET", page)
-    assert without.status_code == 401 and error_code(without) == "missing_api_key"
-    # With the cookie the gateway lets the request through to hx-control.
-    assert call(gateway, "GET", page, cookies=cookie).status_code != 401
-    assert call(gateway, "GET", f"{contract.UI_PREFIX}/keys", cookies=cookie).status_code != 401
+    # With the cookie the gateway lets the request through to hx-control, as the operator.
+    shown = call(gateway, "GET", page, cookies=cookie)
+    assert shown.status_code == 200 and "ops · operator" in shown.text, shown.text
     for path in (f"{contract.API_PREFIX}/v1/whoami", "/v1/models", "/admin/status"):
         refused = call(gateway, "GET", path, cookies=cookie)
         assert refused.status_code == 401 and error_code(refused) == "missing_api_key", path
-    bad = call(gateway, "GET", page, cookies={contract.UI_COOKIE: "hx-00000000-not-a-key"})
+    bad = call(gateway, "POST", f"{contract.UI_PREFIX}/keys/x/revoke", cookies={contract.UI_COOKIE: "hx-0-bad"})
     assert bad.status_code == 401 and error_code(bad) == "invalid_api_key"
 
 
+def test_a_browser_without_valid_credentials_is_sent_to_the_login_form(gateway, control):
+    for cookies in ({}, {contract.UI_COOKIE: "hx-00000000-not-a-key"}):
+        for page in (contract.UI_PREFIX, f"{contract.UI_PREFIX}/"):
+            answer = call(gateway, "GET", page, cookies=cookies, allow_redirects=False)
+            assert answer.status_code == 303, (page, answer.status_code)
+            assert answer.headers["Location"].endswith(f"{contract.UI_PREFIX}/login")
+    # Anything but reading the page gets the gateway's 401.
+    refused = call(gateway, "POST", f"{contract.UI_PREFIX}/keys/x/revoke", allow_redirects=False)
+    assert refused.status_code == 401 and error_code(refused) == "missing_api_key"
+    form = call(gateway, "GET", f"{contract.UI_PREFIX}/login")
+    assert form.status_code == 200 and 'name="key"' in form.text, form.text
+
+
 def test_the_login_and_logout_pages_need_no_key(gateway, control):
-    for path in ("/login", "/logout"):
-        answer = call(gateway, "GET", contract.UI_PREFIX + path)
-        assert answer.status_code != 401, (path, answer.text)
-        assert answer.status_code < 500, (path, answer.status_code)
+    form = call(gateway, "GET", f"{contract.UI_PREFIX}/login")
+    assert form.status_code == 200 and "<form" in form.text
+    out = call(gateway, "POST", f"{contract.UI_PREFIX}/logout", allow_redirects=False,
+               headers={"Origin": gateway.url})  # fmt: skip
+    assert out.status_code == 303 and contract.UI_COOKIE in out.headers.get("Set-Cookie", "")
 
 
 # --- route weights -------------------------------------------------------------------------------
