@@ -6,6 +6,7 @@ loopback port, with a client that sends the headers the gateway would set."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import subprocess
@@ -20,7 +21,8 @@ import psycopg
 import requests
 from conftest import ROOT
 from gateway_harness import stop, wait_listening
-from pg_harness import DATABASE, OWNER, PASSWORD, PgCluster, free_port
+from pg_harness import DATABASE, OWNER, PASSWORD, PgCluster, free_port, pg_cluster
+from usage_schema import create_usage_tables
 
 from hxgen.audit import signing
 from hxgen.contracts import audit as audit_contract
@@ -250,4 +252,18 @@ def serving(tmp: Path, data: dict) -> Iterator[Running]:
         stop(proc)
 
 
-__all__ = ["MIGRATIONS", "ROLES", "TENANTS", "Engine", "Running", "config", "serving"]
+@contextlib.contextmanager
+def serving_with_usage(tmp: Path, first_day: dt.date, last_day: dt.date) -> Iterator[tuple[PgCluster, Running]]:
+    """A cluster whose usage tables have partitions from first_day to last_day, an engine
+    stand-in, and the real service against both: (cluster, service) until the block ends."""
+    with pg_cluster() as cluster:
+        create_usage_tables(cluster.dsn(), first_day, last_day)
+        engine = Engine()
+        try:
+            with serving(tmp, config(tmp, cluster, engine.port)) as running:
+                yield cluster, running
+        finally:
+            engine.close()
+
+
+__all__ = ["MIGRATIONS", "ROLES", "TENANTS", "Engine", "Running", "config", "serving", "serving_with_usage"]

@@ -10,9 +10,7 @@ import re
 
 import pytest
 import requests
-from control_harness import ROLES, TENANT_OF_ROLE, Engine, config, serving
-from pg_harness import pg_cluster
-from usage_schema import create_usage_tables
+from control_harness import ROLES, TENANT_OF_ROLE, serving_with_usage
 
 from hxgen.contracts import control as contract
 from hxgen.control.graphql import schema
@@ -24,23 +22,9 @@ TODAY = dt.datetime.now(dt.UTC).date()
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with pg_cluster() as c:
-        create_usage_tables(c.dsn(), TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=1))
-        yield c
-
-
-@pytest.fixture(scope="module")
-def engine():
-    e = Engine()
-    yield e
-    e.close()
-
-
-@pytest.fixture(scope="module")
-def control(cluster, engine, tmp_path_factory):
+def control(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("graphql")
-    with serving(tmp, config(tmp, cluster, engine.port)) as running:
+    with serving_with_usage(tmp, TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=1)) as (_, running):
         yield running
 
 

@@ -10,10 +10,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from control_harness import ROLES, TENANT_OF_ROLE, Engine, config, serving
-from pg_harness import pg_cluster
+from control_harness import ROLES, TENANT_OF_ROLE, serving_with_usage
 from test_control_service import _insert_usage
-from usage_schema import create_usage_tables
 
 from hxgen.contracts import control as contract
 from hxgen.keys import hash_key
@@ -25,24 +23,20 @@ ORIGIN = "https://hx.test"  # what the harness's page() sends as Host and X-Forw
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with pg_cluster() as c:
-        create_usage_tables(c.dsn(), TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1))
-        yield c
-
-
-@pytest.fixture(scope="module")
-def engine():
-    e = Engine()
-    yield e
-    e.close()
-
-
-@pytest.fixture(scope="module")
-def control(cluster, engine, tmp_path_factory):
+def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
-    with serving(tmp, config(tmp, cluster, engine.port)) as running:
-        yield running
+    with serving_with_usage(tmp, TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1)) as both:
+        yield both
+
+
+@pytest.fixture(scope="module")
+def cluster(served):
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def control(served):
+    return served[1]
 
 
 class Page(HTMLParser):
