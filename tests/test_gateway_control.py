@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -169,6 +170,33 @@ def test_a_created_key_works_then_a_revoked_one_is_refused_within_the_deadline(g
     assert revoked.status_code == 200, revoked.text
     within_deadline("the revoked key refused", lambda: models_status(gateway, secret) == 401)
     assert error_code(call(gateway, "GET", "/v1/models", secret)) == "invalid_api_key"
+
+
+def test_no_request_is_dropped_while_key_changes_reload_the_gateway(gateway, control, inventory):
+    """Requests on new connections all the while ten changes reload nginx: each is answered, 200.
+    (Paced below the tier's 100 requests a second, so that no 429 is the limit's.)"""
+    key, answers, errors, done = key_of(inventory, "user"), [], [], threading.Event()
+
+    def keep_asking() -> None:
+        while not done.is_set():
+            try:
+                answers.append(models_status(gateway, key))
+            except requests.RequestException as exc:
+                errors.append(repr(exc))
+            done.wait(0.02)
+
+    asking = threading.Thread(target=keep_asking)
+    asking.start()
+    try:
+        for _ in range(5):
+            new = create_key(gateway, inventory, "acme")
+            secret = new["secret"]
+            within_deadline("the new key working", lambda secret=secret: models_status(gateway, secret) == 200)
+            assert api(gateway, "POST", f"/keys/{new['key']['id']}/revoke", key_of(inventory, "admin")).ok
+    finally:
+        done.set()
+        asking.join()
+    assert errors == [] and answers and set(answers) == {200}, (errors[:3], sorted(set(answers)))
 
 
 def test_a_rotated_key_and_its_successor_both_work_during_the_overlap(gateway, control, inventory):
