@@ -10,7 +10,8 @@ import re
 
 import pytest
 import requests
-from control_harness import ROLES, TENANT_OF_ROLE, serving_with_usage
+from control_harness import ROLES, serving_with_usage
+from control_matrix import CREATE, FIELDS, check_graphql, codes, gql, gql_created, ok
 
 from hxgen.contracts import control as contract
 from hxgen.control.graphql import schema
@@ -28,80 +29,15 @@ def control(tmp_path_factory):
         yield running
 
 
-def gql(control, query: str, variables: dict | None = None, role: str = "admin", **kwargs) -> dict:
-    answer = control.graphql(query, variables, role=role, **kwargs)
-    assert answer.headers["content-type"].startswith("application/json"), answer.text
-    return answer.json()
-
-
-def ok(body: dict) -> dict:
-    assert not body.get("errors"), body
-    return body["data"]
-
-
-def codes(body: dict) -> list[str]:
-    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
-
-
 SET_CHAT = 'mutation($s: [WeightInput!]!) { setRouteWeights(alias: "chat", split: $s) { alias } }'
-CREATE = "mutation($t: String!, $n: String) { createKey(tenant: $t, note: $n) { key { id tenant } secret } }"
-
-
-def created(control, tenant: str, note: str | None = None) -> dict:
-    return ok(gql(control, CREATE, {"t": tenant, "n": note}))["createKey"]
-
-
-# --- the RBAC matrix ------------------------------------------------------------------------------
-def _own_key(control, role: str) -> str:
-    return created(control, TENANT_OF_ROLE[role], f"matrix {role}")["key"]["id"]
-
-
 EVEN = [{"model": "small", "weight": 90}, {"model": "large", "weight": 10}]
-# "<type>.<field>" -> (the permission it needs, the document a caller of `role` sends about its own tenant)
-FIELDS = {
-    "Query.whoami": (None, lambda c, r: ("{ whoami { tenant role keyId permissions } }", {})),
-    "Query.tenants": ("tenants:read", lambda c, r: ("{ tenants { name role tier models dailyTokens } }", {})),
-    "Query.tenant": ("tenants:read", lambda c, r: ("query($n: String!) { tenant(name: $n) { name } }",
-                                                   {"n": TENANT_OF_ROLE[r]})),
-    "Query.keys": ("keys:read", lambda c, r: ("{ keys { id tenant status origin } }", {})),
-    "Query.models": ("models:read", lambda c, r: ("{ models { name servedName health { healthy status } } }", {})),
-    "Query.routes": ("routes:read", lambda c, r: ("{ routes { alias split { model weight } } }", {})),
-    "Query.usage": ("usage:read", lambda c, r: ("{ usage { start end currency totalCost rows { tenant } } }", {})),
-    "Query.quotas": ("usage:read", lambda c, r: ("{ quotas { tenant dailyTokens usedTokens } }", {})),
-    "Query.alerts": ("alerts:read", lambda c, r: ("{ alerts { name state } }", {})),
-    "Query.audit": ("audit:read", lambda c, r: ("{ audit(limit: 5) { seq action actor } }", {})),
-    "Tenant.keys": ("keys:read", lambda c, r: ("{ tenants { name keys { id } } }", {})),
-    "Tenant.usageToday": ("usage:read", lambda c, r: ("{ tenants { name usageToday { usedTokens } } }", {})),
-    "Model.variantOf": ("routes:read", lambda c, r: ("{ models { name variantOf { alias weight } } }", {})),
-    "Mutation.createKey": ("keys:create", lambda c, r: (CREATE, {"t": TENANT_OF_ROLE[r]})),
-    "Mutation.rotateKey": ("keys:rotate", lambda c, r: (
-        "mutation($id: String!) { rotateKey(id: $id, overlapHours: 1) { key { id } secret replaced { id } } }",
-        {"id": _own_key(c, r)})),
-    "Mutation.revokeKey": ("keys:revoke", lambda c, r: (
-        "mutation($id: String!) { revokeKey(id: $id) { id status } }", {"id": _own_key(c, r)})),
-    "Mutation.setRouteWeights": ("routes:write", lambda c, r: (
-        "mutation($s: [WeightInput!]!) { setRouteWeights(alias: \"canary\", split: $s) { alias } }", {"s": EVEN})),
-}  # fmt: skip
 
 
-def _may(role: str, permission: str | None) -> bool:
-    granted = contract.PERMISSIONS[role]
-    return permission is None or any(p in granted for p in (permission, f"{permission}:all", f"{permission}:own"))
-
-
+# --- the RBAC matrix (tests/control_matrix.py) --------------------------------------------------
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("field", sorted(FIELDS))
 def test_every_role_may_ask_exactly_what_the_rbac_table_grants(control, role, field):
-    permission, document = FIELDS[field]
-    query, variables = document(control, role)
-    body = gql(control, query, variables, role=role)
-    if _may(role, permission):
-        # UNAVAILABLE: alerts from an Alertmanager that is down (the test's configuration); never a refusal
-        assert "FORBIDDEN" not in codes(body), body
-        assert codes(body) == ([] if field != "Query.alerts" else ["UNAVAILABLE"]), body
-    else:
-        assert codes(body) and set(codes(body)) == {"FORBIDDEN"}, body
-        assert all(role in e["message"] for e in body["errors"]), body
+    check_graphql(control, role, field)
 
 
 def _host_asking_fields() -> set[str]:
@@ -127,7 +63,7 @@ def test_the_matrix_covers_every_field_of_the_schema_that_asks_the_host(control)
 
 # --- scope --------------------------------------------------------------------------------------
 def test_readonly_cannot_mutate_anything_even_its_own_keys(control):
-    own = created(control, "viewer")["key"]["id"]
+    own = gql_created(control, "viewer")["key"]["id"]
     before = control.keys_map
     for query, variables in (
         (CREATE, {"t": "viewer"}),
@@ -141,7 +77,7 @@ def test_readonly_cannot_mutate_anything_even_its_own_keys(control):
 
 
 def test_a_user_sees_only_its_own_tenant_its_keys_and_its_usage(control):
-    mine, theirs = created(control, "acme")["key"]["id"], created(control, "bob")["key"]["id"]
+    mine, theirs = gql_created(control, "acme")["key"]["id"], gql_created(control, "bob")["key"]["id"]
     data = ok(gql(control, "{ tenants { name keys { id tenant } usageToday { tenant dailyTokens } } }", role="user"))
     assert [t["name"] for t in data["tenants"]] == ["acme"]
     keys = data["tenants"][0]["keys"]
@@ -217,7 +153,7 @@ def test_a_malformed_document_gets_a_clear_error_with_its_location(control, quer
 
 
 def test_bad_input_not_found_and_conflict_carry_their_codes(control):
-    key = created(control, "acme")["key"]["id"]
+    key = gql_created(control, "acme")["key"]["id"]
     revoke = "mutation($id: String!) { revokeKey(id: $id) { id status } }"
     assert ok(gql(control, revoke, {"id": key}))["revokeKey"] == {"id": key, "status": "revoked"}
     cases = (
@@ -277,7 +213,7 @@ def test_every_mutation_is_in_the_audit_log_with_the_caller_as_actor(control):
 
 
 def test_graphql_and_rest_show_the_same_tenants_keys_routes_and_quotas(control):
-    created(control, "bob", "agree")
+    gql_created(control, "bob", "agree")
     query = """{
         tenants { name role tier models dailyTokens usageToday { tenant dailyTokens usedTokens day } }
         keys { id tenant created expires revoked note origin replaces status }

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import ROOT
-from control_harness import ROLES, TENANT_OF_ROLE, Engine, config, serving, sql, write_config
+from control_harness import ROLES, Engine, config, serving, sql, write_config
+from control_matrix import ENDPOINTS, check_rest, created
 from gateway_harness import stop, wait_listening
 from pg_harness import free_port, pg_cluster
 from test_real_tools import tool
@@ -55,12 +56,6 @@ def control(cluster, engine, tmp_path_factory):
         yield running
 
 
-def created(control, tenant: str, **body) -> dict:
-    answer = control.call("POST", "/keys", json={"tenant": tenant, **body})
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
 def map_entries(control) -> dict[str, str]:
     """sha256 -> "<tenant> <expiry> <id>" of the gateway's key map."""
     return dict(re.findall(r'^([0-9a-f]{64}) "([^"]*)";$', control.keys_map, re.M))
@@ -93,57 +88,11 @@ def test_health_and_metrics_answer_without_credentials_outside_the_api_prefix(co
     assert "hx_control_request_duration_seconds_bucket" in metrics
 
 
-# --- the RBAC matrix ------------------------------------------------------------------------------
-def _own_key(control, role: str) -> str:
-    return created(control, TENANT_OF_ROLE[role], note=f"matrix {role}")["key"]["id"]
-
-
-# endpoint -> (permission it needs, the call a caller of `role` makes about its own tenant)
-ENDPOINTS = {
-    "whoami": (None, lambda c, r: c.call("GET", "/whoami", role=r)),
-    "list_tenants": ("tenants:read", lambda c, r: c.call("GET", "/tenants", role=r)),
-    "get_tenant": ("tenants:read", lambda c, r: c.call("GET", f"/tenants/{TENANT_OF_ROLE[r]}", role=r)),
-    "list_keys": ("keys:read", lambda c, r: c.call("GET", "/keys", role=r)),
-    "create_key": ("keys:create", lambda c, r: c.call("POST", "/keys", role=r, json={"tenant": TENANT_OF_ROLE[r]})),
-    "rotate_key": ("keys:rotate", lambda c, r: c.call("POST", f"/keys/{_own_key(c, r)}/rotate", role=r, json={})),
-    "revoke_key": ("keys:revoke", lambda c, r: c.call("POST", f"/keys/{_own_key(c, r)}/revoke", role=r)),
-    "list_models": ("models:read", lambda c, r: c.call("GET", "/models", role=r)),
-    "list_routes": ("routes:read", lambda c, r: c.call("GET", "/routes", role=r)),
-    "set_route_weights": (
-        "routes:write",
-        lambda c, r: c.call(
-            "PUT",
-            "/routes/canary/weights",
-            role=r,
-            json={"split": [{"model": "small", "weight": 90}, {"model": "large", "weight": 10}]},
-        ),
-    ),  # fmt: skip
-    "get_usage": ("usage:read", lambda c, r: c.call("GET", "/usage", role=r)),
-    "list_quotas": ("usage:read", lambda c, r: c.call("GET", "/quotas", role=r)),
-    "list_alerts": ("alerts:read", lambda c, r: c.call("GET", "/alerts", role=r)),
-    "list_audit_records": ("audit:read", lambda c, r: c.call("GET", "/audit", role=r)),
-}
-
-
-def _may(role: str, permission: str | None) -> bool:
-    granted = contract.PERMISSIONS[role]
-    return permission is None or any(p in granted for p in (permission, f"{permission}:all", f"{permission}:own"))
-
-
+# --- the RBAC matrix (tests/control_matrix.py) ----------------------------------------------------
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
 def test_every_role_may_call_exactly_what_the_rbac_table_grants(control, role, endpoint):
-    permission, call = ENDPOINTS[endpoint]
-    answer = call(control, role)
-    if _may(role, permission):
-        # 503: alerts from an Alertmanager that is down (the test's configuration); never a refusal
-        assert answer.status_code in (200, 201, 503), answer.text
-        if answer.status_code == 503:
-            assert endpoint == "list_alerts", answer.text
-    else:
-        assert answer.status_code == 403, answer.text
-        assert answer.json()["error"]["code"] == "forbidden"
-        assert role in answer.json()["error"]["message"]
+    check_rest(control, role, endpoint)
 
 
 def test_the_matrix_covers_every_operation_of_the_published_api(control):

@@ -19,8 +19,10 @@ from pathlib import Path
 import gateway_harness
 import pytest
 import requests
-from control_harness import cli, migrate, serving, write_config
+from control_harness import ROLES, audit_config, cli, migrate, serving, write_config
+from control_matrix import ENDPOINTS, FIELDS, check_graphql, check_rest
 from pg_harness import DATABASE, OWNER, PASSWORD, pg_cluster
+from usage_schema import create_usage_tables
 
 from hxgen.contracts import control as contract
 from hxgen.keys import KeyEntry, hash_key, new_key
@@ -61,8 +63,8 @@ def gateway(tmp_path_factory, inventory):
 
 @pytest.fixture(scope="module")
 def control(tmp_path_factory, gateway, inventory):
-    """The rendered configuration, moved to loopback scratch paths; synced from the inventory as the
-    control role does on converge, then served."""
+    """The rendered configuration, moved to loopback scratch paths, with a real audit log and usage
+    tables; synced from the inventory as the control role does on converge, then served."""
     tmp = tmp_path_factory.mktemp("control")
     data = json.loads(next(a.text for a in RENDERED.artifacts if a.path == f"rendered/{CONFIG_FILE}"))
     with pg_cluster() as cluster:
@@ -79,7 +81,12 @@ def control(tmp_path_factory, gateway, inventory):
             "gateway_state_dir": str(gateway.state_dir),
             "reload_command": gateway_harness.reload_command(gateway),
             "spec_file": None,
+            # The spec runs neither; the harness's audit log and usage tables let every operation answer.
+            "audit_config": str(audit_config(tmp)),
+            "usage": {"table": "hx_usage.requests", "time_zone": "UTC"},
         }
+        today = dt.datetime.now(dt.UTC).date()
+        create_usage_tables(cluster.dsn(), today - dt.timedelta(days=1), today + dt.timedelta(days=1))
         config_file = write_config(tmp, data)
         migrate(config_file)
         keys = tmp / "inventory-keys.json"
@@ -125,6 +132,26 @@ def create_key(gateway, inventory, tenant: str, **body) -> dict:
     answer = api(gateway, "POST", "/keys", key_of(inventory, "admin"), json={"tenant": tenant, **body})
     assert answer.status_code == 201, answer.text
     return answer.json()
+
+
+class ThroughGateway:
+    """The matrix's client (tests/control_matrix.py) through the real nginx: each role calls with
+    its own API key from the inventory, and the gateway sets the headers hx-control trusts."""
+
+    def __init__(self, gateway, inventory, config: dict) -> None:
+        self.gateway, self.inventory, self.config = gateway, inventory, config
+
+    def call(self, method: str, path: str, role: str = "admin", **kwargs) -> requests.Response:
+        return api(self.gateway, method, path, key_of(self.inventory, role), **kwargs)
+
+    def graphql(self, query: str, variables: dict | None = None, role: str = "admin") -> requests.Response:
+        body = {"query": query, "variables": variables or {}}
+        return call(self.gateway, "POST", contract.GRAPHQL_PATH, key_of(self.inventory, role), json=body)
+
+
+@pytest.fixture(scope="module")
+def through(gateway, control, inventory) -> ThroughGateway:
+    return ThroughGateway(gateway, inventory, control.config)
 
 
 # --- authentication -------------------------------------------------------------------------------
@@ -301,3 +328,16 @@ def test_route_weights_set_through_hx_control_change_the_variant_that_serves(gat
                json={"split": [{"model": "tiny-a", "weight": 100}, {"model": "tiny-b", "weight": 0}]})  # fmt: skip
     assert back.status_code == 200, back.text
     within_deadline("the spec's split serving again", lambda: variant(gateway, admin) == "tiny-a")
+
+
+# --- the RBAC matrix, through the gateway (tests/control_matrix.py) -------------------------------
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_through_the_gateway_every_role_may_call_exactly_what_the_rbac_table_grants(through, role, endpoint):
+    check_rest(through, role, endpoint)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("field", sorted(FIELDS))
+def test_through_the_gateway_every_role_may_ask_exactly_what_the_rbac_table_grants(through, role, field):
+    check_graphql(through, role, field)
