@@ -117,18 +117,19 @@ def collections(spec: Spec) -> Iterator[Diagnostic]:
 
 @reads("usage", "databases")
 def usage_database(spec: Spec) -> Iterator[Diagnostic]:
-    name = spec.usage.database
-    declared = [d.name for d in spec.databases.postgres.databases]
-    if spec.usage.enabled and name is not None and name not in declared:
-        yield _unresolved(name, declared, "PostgreSQL database", ("usage", "database"))
+    yield from _service_database(spec, "usage", spec.usage.enabled, spec.usage.database)
 
 
 @reads("control", "databases")
 def control_database(spec: Spec) -> Iterator[Diagnostic]:
-    name = spec.control.database
+    yield from _service_database(spec, "control", spec.control.enabled, spec.control.database)
+
+
+def _service_database(spec: Spec, section: str, enabled: bool, name: str | None) -> Iterator[Diagnostic]:
+    """A service's `database:` names a databases.postgres.databases entry (None: the first)."""
     declared = [d.name for d in spec.databases.postgres.databases]
-    if spec.control.enabled and name is not None and name not in declared:
-        yield _unresolved(name, declared, "PostgreSQL database", ("control", "database"))
+    if enabled and name is not None and name not in declared:
+        yield _unresolved(name, declared, "PostgreSQL database", (section, "database"))
 
 
 @reads("databases")

@@ -12,6 +12,7 @@ from ..contracts import control as contract
 from ..contracts import usage as usage_contract
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
+from .databases import service_login
 from .usage import tenant_quotas
 
 
@@ -93,10 +94,8 @@ class ControlPlan:
 def build_control_plan(spec: Spec, roles: tuple[str, ...], probe_tenant: dict | None = None) -> ControlPlan:
     """For a spec whose control plane runs (hxgen.components decides). probe_tenant: the gateway's
     own probe tenant entry, which hx-control must know too (its key is in the gateway's map)."""
-    pg = spec.databases.postgres
     c = spec.control
-    # references.control_database checks the name; without one, the first database.
-    db = next((d for d in pg.databases if d.name == (c.database or pg.databases[0].name)), None)
+    login = service_login(spec, c.database)
     return ControlPlan(
         host=spec.host.name,
         service=layout.CONTROL_SERVICE,
@@ -111,10 +110,10 @@ def build_control_plan(spec: Spec, roles: tuple[str, ...], probe_tenant: dict | 
         inventory_keys_file=contract.INVENTORY_KEYS,
         reload_path_unit=contract.RELOAD_PATH_UNIT,
         reload_service=contract.RELOAD_SERVICE,
-        db_host="127.0.0.1",
-        db_port=pg.pgbouncer.port if pg.pgbouncer.enabled else pg.port,
-        database=db.name if db else "",
-        db_user=db.owner if db else "",
+        db_host=login.host,
+        db_port=login.port,
+        database=login.database,
+        db_user=login.owner,
         db_password_file=layout.CONTROL_DB_PASSWORD_FILE,
         tenants=_tenants(spec, probe_tenant, quotas="usage" in roles),
         tiers={

@@ -94,3 +94,22 @@ def build_databases_plan(spec: Spec, roles: tuple[str, ...]) -> DatabasesPlan:
         if "qdrant" in roles
         else None,
     )
+
+
+@dataclass(frozen=True)
+class ServiceLogin:
+    """How a service of the host (hx-usage, hx-control) reaches PostgreSQL: through PgBouncer when
+    it runs, as the owner of the database it was given."""
+
+    host: str
+    port: int
+    database: str
+    owner: str
+
+
+def service_login(spec: Spec, database: str | None) -> ServiceLogin:
+    """database: the spec's choice (checked by hxgen.checks.references); None, the first database."""
+    pg = spec.databases.postgres
+    db = next((d for d in pg.databases if d.name == (database or pg.databases[0].name)), None)
+    port = pg.pgbouncer.port if pg.pgbouncer.enabled else pg.port
+    return ServiceLogin("127.0.0.1", port, db.name if db else "", db.owner if db else "")

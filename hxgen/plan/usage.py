@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .. import addresses, layout
 from ..contracts import usage as contract
 from ..spec import Spec
+from .databases import service_login
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,8 @@ def tenant_quotas(spec: Spec) -> dict[str, int | None]:
 def build_usage_plan(spec: Spec, extra_tenants: tuple[str, ...] = ()) -> UsagePlan:
     """For a spec whose usage accounting runs (hxgen.components decides). extra_tenants: the
     gateway's own tenants (the probe's), which have no quota."""
-    pg = spec.databases.postgres
     u = spec.usage
-    # references.usage_database checks the name; without one, the first database.
-    db = next((d for d in pg.databases if d.name == (u.database or pg.databases[0].name)), None)
-    bouncer = pg.pgbouncer.enabled
+    login = service_login(spec, u.database)
     return UsagePlan(
         host=spec.host.name,
         service=layout.USAGE_SERVICE,
@@ -70,10 +68,10 @@ def build_usage_plan(spec: Spec, extra_tenants: tuple[str, ...] = ()) -> UsagePl
         state_dir=layout.USAGE_STATE,
         quota_dir=contract.QUOTA_DIR,
         access_log=layout.gateway_access_log(spec.host.storage.logs_dir),
-        db_host="127.0.0.1",
-        db_port=pg.pgbouncer.port if bouncer else pg.port,
-        database=db.name if db else "",
-        db_user=db.owner if db else "",
+        db_host=login.host,
+        db_port=login.port,
+        database=login.database,
+        db_user=login.owner,
         db_password_file=layout.USAGE_DB_PASSWORD_FILE,
         time_zone=u.time_zone,
         quotas=tenant_quotas(spec) | {name: None for name in extra_tenants},
