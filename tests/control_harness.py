@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import requests
 from conftest import ROOT
-from gateway_harness import stop, wait_listening
+from gateway_harness import reload_command, stop, wait_listening
 from pg_harness import DATABASE, OWNER, PASSWORD, PgCluster, free_port, pg_cluster
 from usage_schema import create_usage_tables
 
@@ -266,4 +266,48 @@ def serving_with_usage(tmp: Path, first_day: dt.date, last_day: dt.date) -> Iter
             engine.close()
 
 
-__all__ = ["MIGRATIONS", "ROLES", "TENANTS", "Engine", "Running", "config", "serving", "serving_with_usage"]
+def rendered_config(spec: Path) -> dict:
+    """hx-control's configuration as hxgen renders it for spec (rendered/control/control.json)."""
+    from hxgen.pipeline import render_file
+    from hxgen.render.control import CONFIG_FILE
+
+    return json.loads(next(a.text for a in render_file(spec).artifacts if a.path == f"rendered/{CONFIG_FILE}"))
+
+
+@contextlib.contextmanager
+def serving_behind(gateway, tmp: Path, cluster: PgCluster, data: dict, inventory: list[dict]) -> Iterator[Running]:
+    """The real service behind a staged gateway (gateway_harness.stage): data, a rendered
+    configuration, moved to loopback scratch paths (the gateway's hx-control port and state files,
+    the cluster through PgBouncer, a reload of the test nginx), migrated and synced from the
+    inventory's keys as the control role does on converge, then served until the block ends."""
+    (tmp / "db.password").write_text(PASSWORD + "\n")
+    data = data | {
+        "listen": {"address": "127.0.0.1", "port": gateway.control_port},
+        "database": {"host": "127.0.0.1", "port": cluster.bouncer_port, "dbname": DATABASE, "user": OWNER,
+                     "password_file": str(tmp / "db.password")},
+        "gateway_state_dir": str(gateway.state_dir),
+        "reload_command": reload_command(gateway),
+        "spec_file": None,
+    }  # fmt: skip
+    config_file = write_config(tmp, data)
+    migrate(config_file)
+    handed = tmp / "inventory-keys.json"
+    handed.write_text(json.dumps({"keys": inventory}))
+    synced = cli(config_file, "sync", "--inventory-keys", str(handed))
+    assert synced.returncode == 0, synced.stderr
+    with serving(tmp, data) as running:
+        yield running
+
+
+__all__ = [
+    "MIGRATIONS",
+    "ROLES",
+    "TENANTS",
+    "Engine",
+    "Running",
+    "config",
+    "rendered_config",
+    "serving",
+    "serving_behind",
+    "serving_with_usage",
+]

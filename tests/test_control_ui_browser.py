@@ -11,7 +11,6 @@ hx_usage.requests and a real audit log, so the page has data to show."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import struct
 import time
@@ -21,15 +20,13 @@ import gateway_harness
 import pytest
 import requests
 from browser_harness import Browser
-from control_harness import Engine, audit_config, cli, migrate, serving, write_config
-from pg_harness import DATABASE, OWNER, PASSWORD, free_port, pg_cluster
+from control_harness import Engine, audit_config, rendered_config, serving_behind
+from pg_harness import free_port, pg_cluster
 from test_control_service import _insert_usage
 from usage_schema import create_usage_tables
 
 from hxgen.contracts import control as contract
 from hxgen.keys import KeyEntry, hash_key, new_key
-from hxgen.pipeline import render_file
-from hxgen.render.control import CONFIG_FILE
 
 pytestmark = pytest.mark.tools
 
@@ -72,33 +69,19 @@ def host(tmp_path_factory, keys):
     staged = gateway_harness.stage(spec, tmp / "gateway", entries)
     proc = gateway_harness.start(staged)
     engine = Engine()
-    rendered = render_file(spec)
-    data = json.loads(next(a.text for a in rendered.artifacts if a.path == f"rendered/{CONFIG_FILE}"))
+    data = rendered_config(spec)
+    data["models"]["tiny-a"]["health_url"] = f"http://127.0.0.1:{engine.port}/health"
+    data |= {
+        "alertmanager_url": f"http://127.0.0.1:{free_port()}",
+        "usage": {"table": "hx_usage.requests", "time_zone": "UTC"},
+        "audit_config": str(audit_config(tmp)),
+    }
     try:
         with pg_cluster() as cluster:
             create_usage_tables(cluster.dsn(), TODAY - dt.timedelta(days=1), TODAY + dt.timedelta(days=1))
             _insert_usage(cluster, [(dt.datetime.now(dt.UTC), "b1", "acme", "tiny-a", 1200, 345),
                                     (dt.datetime.now(dt.UTC), "b2", "ops", "tiny-b", 80, 20)])  # fmt: skip
-            (tmp / "db.password").write_text(PASSWORD + "\n")
-            data["models"]["tiny-a"]["health_url"] = f"http://127.0.0.1:{engine.port}/health"
-            data |= {
-                "listen": {"address": "127.0.0.1", "port": staged.control_port},
-                "database": {"host": "127.0.0.1", "port": cluster.bouncer_port, "dbname": DATABASE, "user": OWNER,
-                             "password_file": str(tmp / "db.password")},
-                "gateway_state_dir": str(staged.state_dir),
-                "reload_command": gateway_harness.reload_command(staged),
-                "alertmanager_url": f"http://127.0.0.1:{free_port()}",
-                "usage": {"table": "hx_usage.requests", "time_zone": "UTC"},
-                "audit_config": str(audit_config(tmp)),
-                "spec_file": None,
-            }  # fmt: skip
-            config_file = write_config(tmp, data)
-            migrate(config_file)
-            inventory = tmp / "inventory-keys.json"
-            inventory.write_text(json.dumps({"keys": entries}))
-            synced = cli(config_file, "sync", "--inventory-keys", str(inventory))
-            assert synced.returncode == 0, synced.stderr
-            with serving(tmp, data):
+            with serving_behind(staged, tmp, cluster, data, entries):
                 yield staged
     finally:
         engine.close()

@@ -19,20 +19,17 @@ from pathlib import Path
 import gateway_harness
 import pytest
 import requests
-from control_harness import ROLES, audit_config, cli, migrate, serving, write_config
+from control_harness import ROLES, audit_config, rendered_config, serving_behind
 from control_matrix import ENDPOINTS, FIELDS, check_graphql, check_rest
-from pg_harness import DATABASE, OWNER, PASSWORD, pg_cluster
+from pg_harness import pg_cluster
 from usage_schema import create_usage_tables
 
 from hxgen.contracts import control as contract
 from hxgen.keys import KeyEntry, hash_key, new_key
-from hxgen.pipeline import render_file
-from hxgen.render.control import CONFIG_FILE
 
 pytestmark = pytest.mark.tools
 
 SPEC = Path(__file__).parent / "data/gateway-control/hx.yaml"
-RENDERED = render_file(SPEC)
 TENANT_OF_ROLE = {"admin": "root", "operator": "ops", "user": "acme", "readonly": "viewer"}
 CHAT = {"model": "ab", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 1}
 
@@ -66,34 +63,16 @@ def control(tmp_path_factory, gateway, inventory):
     """The rendered configuration, moved to loopback scratch paths, with a real audit log and usage
     tables; synced from the inventory as the control role does on converge, then served."""
     tmp = tmp_path_factory.mktemp("control")
-    data = json.loads(next(a.text for a in RENDERED.artifacts if a.path == f"rendered/{CONFIG_FILE}"))
+    # The spec runs neither; the harness's audit log and usage tables let every operation answer.
+    data = rendered_config(SPEC) | {
+        "audit_config": str(audit_config(tmp)),
+        "usage": {"table": "hx_usage.requests", "time_zone": "UTC"},
+    }
+    entries = [e.as_dict() for e, _ in inventory.values()]
     with pg_cluster() as cluster:
-        (tmp / "db.password").write_text(PASSWORD + "\n")
-        data |= {
-            "listen": {"address": "127.0.0.1", "port": gateway.control_port},
-            "database": {
-                "host": "127.0.0.1",
-                "port": cluster.bouncer_port,
-                "dbname": DATABASE,
-                "user": OWNER,
-                "password_file": str(tmp / "db.password"),
-            },  # fmt: skip
-            "gateway_state_dir": str(gateway.state_dir),
-            "reload_command": gateway_harness.reload_command(gateway),
-            "spec_file": None,
-            # The spec runs neither; the harness's audit log and usage tables let every operation answer.
-            "audit_config": str(audit_config(tmp)),
-            "usage": {"table": "hx_usage.requests", "time_zone": "UTC"},
-        }
         today = dt.datetime.now(dt.UTC).date()
         create_usage_tables(cluster.dsn(), today - dt.timedelta(days=1), today + dt.timedelta(days=1))
-        config_file = write_config(tmp, data)
-        migrate(config_file)
-        keys = tmp / "inventory-keys.json"
-        keys.write_text(json.dumps({"keys": [e.as_dict() for e, _ in inventory.values()]}))
-        synced = cli(config_file, "sync", "--inventory-keys", str(keys))
-        assert synced.returncode == 0, synced.stderr
-        with serving(tmp, data) as running:
+        with serving_behind(gateway, tmp, cluster, data, entries) as running:
             yield running
 
 

@@ -15,14 +15,12 @@ import gateway_harness
 import pytest
 import requests
 from conftest import CliResult
-from control_harness import cli, migrate, serving, write_config
-from pg_harness import DATABASE, OWNER, PASSWORD, free_port, pg_cluster
+from control_harness import rendered_config, serving_behind
+from pg_harness import free_port, pg_cluster
 
 from hxgen import keys as keys_file
 from hxgen.contracts import control as contract
 from hxgen.keys import KeyEntry, hash_key, new_key
-from hxgen.pipeline import render_file
-from hxgen.render.control import CONFIG_FILE
 
 pytestmark = pytest.mark.tools
 
@@ -62,24 +60,9 @@ def control(tmp_path_factory, gateway, inventory):
     """The real hx-control with the spec's rendered configuration on loopback scratch paths,
     synced from the inventory as the control role does on converge, reloading the test nginx."""
     tmp = tmp_path_factory.mktemp("control")
-    data = json.loads(next(a.text for a in render_file(SPEC).artifacts if a.path == f"rendered/{CONFIG_FILE}"))
     with pg_cluster() as cluster:
-        (tmp / "db.password").write_text(PASSWORD + "\n")
-        data |= {
-            "listen": {"address": "127.0.0.1", "port": gateway.control_port},
-            "database": {"host": "127.0.0.1", "port": cluster.bouncer_port, "dbname": DATABASE, "user": OWNER,
-                         "password_file": str(tmp / "db.password")},
-            "gateway_state_dir": str(gateway.state_dir),
-            "reload_command": gateway_harness.reload_command(gateway),
-            "spec_file": None,
-        }  # fmt: skip
-        config_file = write_config(tmp, data)
-        migrate(config_file)
-        handed = tmp / "inventory-keys.json"
-        handed.write_text(json.dumps({"keys": [e.as_dict() for e, _ in inventory.values()]}))
-        synced = cli(config_file, "sync", "--inventory-keys", str(handed))
-        assert synced.returncode == 0, synced.stderr
-        with serving(tmp, data) as running:
+        entries = [e.as_dict() for e, _ in inventory.values()]
+        with serving_behind(gateway, tmp, cluster, rendered_config(SPEC), entries) as running:
             yield running
 
 
