@@ -50,6 +50,10 @@ before nginx reads the files. A flag, not a watch on the files: systemd re-check
 the service it started ends, so a write during a reload asks for the next one and is never lost
 (a PathChanged= event while the service runs is)."""
 
+LIVE_WEIGHTS_PATH = "/weights"
+"""On the gateway's loopback status server: the ROUTE_WEIGHTS the running nginx generation loaded,
+as JSON. A weight change is live when this answers it (a rollout reports a step only then)."""
+
 RELOAD_PATH_UNIT = "hx-gateway-reload.path"
 RELOAD_SERVICE = "hx-gateway-reload.service"
 RELOAD_WITHIN_S = 5

@@ -41,6 +41,23 @@ class SplitTarget(_Strict):
     weight: int = Field(ge=0, le=100)
 
 
+class Canary(_Strict):
+    """A route's variant under a progressive rollout (hxgen.control.rollout): hx-control moves its
+    weight through steps_percent while the gate (the hx:canary_gate:failing series) holds, and to 0
+    when the gate fails failed_checks times in a row."""
+
+    model: str
+    """The hx.yaml name of the variant under test; the route's other variants are the stable ones."""
+    version: str
+    """Its models[].version: a new (model, version) starts a new rollout."""
+    steps_percent: list[int] = Field(min_length=1)
+    step_min_s: int = Field(ge=0)
+    step_min_requests: int = Field(ge=0)
+    interval_s: int = Field(ge=1)
+    failed_checks: int = Field(ge=1)
+    promotion: Literal["auto", "manual"]
+
+
 class Route(_Strict):
     sticky: Literal["tenant", "request"]
     weights_owner: Literal["spec", "control"]
@@ -48,6 +65,7 @@ class Route(_Strict):
     is the starting point; weights set through hx-control survive a converge."""
     split: list[SplitTarget]
     """The spec's split: its variants bound what hx-control may set."""
+    canary: Canary | None = None
 
 
 class Usage(_Strict):
@@ -70,6 +88,11 @@ class ServiceConfig(_Strict):
     """hx.yaml name -> model."""
     routes: dict[str, Route]
     alertmanager_url: str | None = None
+    prometheus_url: str | None = None
+    """Where the rollouts read their gate; None when no route has a canary."""
+    gateway_status_url: str | None = None
+    """The gateway's loopback status server: GET answers the route weights the running nginx
+    loaded (hxgen.contracts.control.LIVE_WEIGHTS_PATH), which a rollout step is verified against."""
     audit_config: str | None = None
     """hx-audit's configuration file (hxgen.contracts.audit.CONFIG_PATH); None: the audit log is off."""
     usage: Usage | None = None
