@@ -26,6 +26,9 @@ POSTGRES_BACKUP_MISSING = "HxPostgresBackupMissing"
 # Intrusion response: on what the audit service counts.
 CLIENT_BANNED = "HxClientBanned"
 AUTH_FAILURE_BURST = "HxAuthFailureBurst"
+# Canary rollouts (render/canary_rules): a gate failing now, and a rollback carried out.
+CANARY_GATE_FAILING = "HxCanaryGateFailing"
+CANARY_ROLLED_BACK = "HxCanaryRolledBack"
 # What a model that is down also looks like; silenced while HxModelDown fires.
 MODEL_SYMPTOMS = (
     "HxModelThroughputBelowTarget",
@@ -51,6 +54,8 @@ GENERATED = frozenset(
         ANOMALY_SUSTAINED,
         ANALYTICS_STALE,
         MODEL_RECOVERY_OVERDUE,
+        CANARY_GATE_FAILING,
+        CANARY_ROLLED_BACK,
         *MODEL_SYMPTOMS,
         "HxModelErrorRateHigh",
         "HxHostMemoryHigh",

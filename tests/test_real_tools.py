@@ -205,6 +205,7 @@ RULE_TESTS = {
     "hx-audit.test.yml": ROOT / "sandbox/hx.yaml",
     "hx-service-targets.test.yml": ROOT / "hx.yaml",  # targets.embeddings_ms needs an embedding model
     "hx-usage.test.yml": ROOT / "hx.yaml",
+    "hx-canary.test.yml": DATA / "cases/canary/hx.yaml",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..spec import Spec
-from . import analytics, capacity, fields, firewall, intrusion, references, service_levels, uniqueness
+from . import analytics, canary, capacity, fields, firewall, intrusion, references, service_levels, uniqueness
 from .sections import READS, SECTIONS, CheckFunction, SectionView
 
 
@@ -43,6 +43,7 @@ CHECKS: tuple[Check, ...] = _registered(
     *firewall.CHECKS,
     *fields.CHECKS,
     *intrusion.CHECKS,
+    *canary.CHECKS,
 )
 
 

@@ -35,22 +35,6 @@ def gateway_overhead(spec: Spec) -> Iterator[Diagnostic]:
             )
 
 
-@reads(*components.READS)
-def model_versions(spec: Spec) -> Iterator[Diagnostic]:
-    """hx-control reports a model's version (its models API); without it nothing carries it yet."""
-    if "control" in components.enabled_roles(spec):
-        return
-    for i, m in enumerate(spec.models):
-        if "version" in m.model_fields_set:
-            yield warning(
-                "not-enforced",
-                "accepted but not carried anywhere: hx-control reports it, and hx-control is off "
-                "(control.enabled, the gateway and databases.postgres must be on)",
-                ("models", i, "version"),
-                hint="remove it for now; source.revision pins what is served",
-            )
-
-
 @reads("host", "models")
 def cpu_capacity(spec: Spec) -> Iterator[Diagnostic]:
     """The CPU quotas of the models (resources.cpu_cores, CPUQuota= of their units) fit the host."""
@@ -78,4 +62,4 @@ def plain_secret_files(spec: Spec) -> Iterator[Diagnostic]:
         )
 
 
-CHECKS = (gateway_overhead, model_versions, cpu_capacity, plain_secret_files)
+CHECKS = (gateway_overhead, cpu_capacity, plain_secret_files)

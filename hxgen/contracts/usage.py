@@ -84,6 +84,10 @@ ADMIN_USAGE_PATH = "/admin/usage"
 # (the hx.yaml name of the answering model, or "-"), status_class (2xx, 4xx, 5xx, ...). Both
 # label sets are bounded by the spec.
 REQUESTS_TOTAL = "hx_usage_requests_total"  # {tenant, model, status_class}
+VARIANT_REQUESTS_TOTAL = "hx_usage_variant_requests_total"  # {route, variant, outcome}: see VARIANT_OUTCOMES
+VARIANT_OUTCOMES = ("ok", "error")
+"""Of the requests a route's weights sent to a variant (hx.yaml name): error when it failed them
+(a 5xx, or another variant of the route had to answer); what a canary's gate compares."""
 PROMPT_TOKENS_TOTAL = "hx_usage_prompt_tokens_total"  # {tenant, model}
 COMPLETION_TOKENS_TOTAL = "hx_usage_completion_tokens_total"  # {tenant, model}
 CACHE_HITS_TOTAL = "hx_usage_cache_hits_total"  # {tenant, model}

@@ -20,6 +20,7 @@ from .analytics import AnalyticsPlan, build_analytics_plan
 from .audit import AuditPlan, build_audit_plan
 from .backup import BackupPlan, build_backup_plan
 from .business import BusinessPlan, build_business_plan
+from .canary import CanaryPlan, build_canary_plans
 from .control import ControlPlan, build_control_plan
 from .databases import DatabasesPlan, build_databases_plan
 from .engines import EnginesPlan, build_engines_plan
@@ -140,6 +141,8 @@ class Plan:
     usage: UsagePlan | None = None
     """Usage accounting and token quotas; None without the gateway or PostgreSQL (role usage)."""
     control: ControlPlan | None = None
+    canaries: tuple[CanaryPlan, ...] = ()
+    """The routes' canary rollouts; empty unless hx-control and usage accounting run."""
     """hx-control (keys and route weights on the host); None when it is off or without the gateway
     or PostgreSQL (role control)."""
 
@@ -181,7 +184,8 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
     models = tuple(_model_service(spec, m, engine_plan.vllm.package) for m in spec.models)
     probe = build_probe_plan(spec)
     usage = build_usage_plan(spec, _probe_tenants(probe)) if "usage" in roles else None
-    control = build_control_plan(spec, roles, probe.tenant if probe else None) if "control" in roles else None
+    canaries = build_canary_plans(spec, models) if {"control", "usage"} <= set(roles) else ()
+    control = build_control_plan(spec, roles, probe.tenant if probe else None, canaries) if "control" in roles else None
     return Plan(
         spec_file=spec_file,
         hosts=(host,),
@@ -204,6 +208,7 @@ def build_plan(spec: Spec, spec_file: str = "hx.yaml") -> Plan:
         intrusion=build_intrusion_plan(spec, roles),
         usage=usage,
         control=control,
+        canaries=canaries,
     )
 
 

@@ -12,6 +12,7 @@ from ..contracts import control as contract
 from ..contracts import usage as usage_contract
 from ..spec import Spec
 from ..spec.gateway import ALL_MODELS
+from .canary import CanaryPlan
 from .databases import service_login
 from .usage import tenant_quotas
 
@@ -48,6 +49,7 @@ class ControlRoute:
     """spec: every converge (`hx-control sync`) sets the spec's split again; control: it survives."""
     split: tuple[tuple[str, int], ...]
     """(hx.yaml model name, percent) in the spec's order, weight 0 included: the variants it may set."""
+    canary: CanaryPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class ControlPlan:
     """hx.yaml name -> model."""
     routes: dict[str, ControlRoute]
     alertmanager_url: str
+    prometheus_url: str | None
+    """Where rollouts read their gate; None when no route has a canary."""
+    gateway_status_url: str | None
+    """The gateway's loopback status server, which rollout steps are verified against; None likewise."""
     audit_config: str | None
     """hx-audit's configuration when the audit log is on, else None."""
     usage_table: str | None
@@ -91,10 +97,13 @@ class ControlPlan:
         return addresses.url("http", layout.ENGINE_BIND_ADDRESS, self.port, "/healthz")
 
 
-def build_control_plan(spec: Spec, roles: tuple[str, ...], probe_tenant: dict | None = None) -> ControlPlan:
+def build_control_plan(
+    spec: Spec, roles: tuple[str, ...], probe_tenant: dict | None = None, canaries: tuple[CanaryPlan, ...] = ()
+) -> ControlPlan:
     """For a spec whose control plane runs (hxgen.components decides). probe_tenant: the gateway's
     own probe tenant entry, which hx-control must know too (its key is in the gateway's map)."""
     c = spec.control
+    canary_of = {p.route: p for p in canaries}
     login = service_login(spec, c.database)
     return ControlPlan(
         host=spec.host.name,
@@ -131,11 +140,20 @@ def build_control_plan(spec: Spec, roles: tuple[str, ...], probe_tenant: dict | 
         },
         routes={
             r.alias: ControlRoute(
-                r.sticky, r.weights_owner, tuple((_model_name(spec, t.model), t.weight) for t in r.split)
+                r.sticky,
+                r.weights_owner,
+                tuple((_model_name(spec, t.model), t.weight) for t in r.split),
+                canary_of.get(r.alias),
             )
             for r in spec.gateway.routes
         },
         alertmanager_url=addresses.url("http", "127.0.0.1", spec.monitoring.alertmanager_port, ""),
+        prometheus_url=addresses.url("http", "127.0.0.1", spec.monitoring.prometheus_port, "") if canaries else None,
+        gateway_status_url=(
+            addresses.url("http", layout.ENGINE_BIND_ADDRESS, layout.NGINX_STATUS_PORT, contract.LIVE_WEIGHTS_PATH)
+            if canaries
+            else None
+        ),
         audit_config=audit_contract.CONFIG_PATH if "audit" in roles else None,
         usage_table=usage_contract.TABLE if "usage" in roles else None,
         usage_time_zone=spec.usage.time_zone if "usage" in roles else None,

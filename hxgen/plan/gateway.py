@@ -125,6 +125,8 @@ class GatewayModel:
     """http, or grpc: reached only through the gateway's gRPC listener (GatewayGrpc)."""
     grpc_port: int | None = None
     """The engine's gRPC port (protocol grpc)."""
+    version: str = "1"
+    """models[].version: answered in X-HX-Variant-Version."""
 
     @property
     def grpc_upstream(self) -> str:
@@ -328,6 +330,7 @@ class GatewayPlan:
             "models": {
                 m.served_name: {
                     "name": m.name,
+                    "version": m.version,
                     "task": m.task,
                     "max_model_len": m.max_model_len,
                     "location": m.upstream,
@@ -383,6 +386,7 @@ def build_gateway_plan(
                 upstream=upstream_name(m.name),
                 protocol=m.protocol,
                 grpc_port=m.grpc_port,
+                version=m.version,
             )
             for m in models
         ),

@@ -8,6 +8,7 @@ from . import (
     analytics,
     audit,
     backup,
+    canary_rules,
     control,
     cost_rules,
     dashboards,
@@ -48,6 +49,7 @@ RENDERERS = (
     usage.render,
     usage_rules.render,
     control.render,
+    canary_rules.render,
 )
 
 # Paths below the output directory that hxgen regenerates wholesale (and prunes).

@@ -14,6 +14,7 @@ from .. import layout
 from ..contracts import control as contract
 from ..contracts import control_config
 from ..plan import Plan
+from ..plan.canary import CanaryPlan
 from ..plan.control import ControlPlan
 from .common import RENDERED_DIR, Artifact, header, templates
 from .json_emitter import json_text
@@ -83,10 +84,13 @@ def config(c: ControlPlan) -> dict[str, Any]:
                 "sticky": r.sticky,
                 "weights_owner": r.weights_owner,
                 "split": [{"model": model, "weight": weight} for model, weight in r.split],
+                "canary": _canary(r.canary),
             }
             for alias, r in sorted(c.routes.items())
         },
         "alertmanager_url": c.alertmanager_url,
+        "prometheus_url": c.prometheus_url,
+        "gateway_status_url": c.gateway_status_url,
         "audit_config": c.audit_config,
         "usage": {"table": c.usage_table, "time_zone": c.usage_time_zone} if c.usage_table else None,
         "spec_file": c.spec_file,
@@ -98,6 +102,22 @@ def config(c: ControlPlan) -> dict[str, Any]:
     parse(data, CONFIG_FILE)
     control_config.ServiceConfig.model_validate(data)
     return data
+
+
+def _canary(p: CanaryPlan | None) -> dict[str, Any] | None:
+    """What hx-control carries out; the gate's thresholds are the rules' (hxgen.render.canary_rules)."""
+    if p is None:
+        return None
+    return {
+        "model": p.canary.name,
+        "version": p.canary.version,
+        "steps_percent": list(p.steps_percent),
+        "step_min_s": p.step_min_s,
+        "step_min_requests": p.step_min_requests,
+        "interval_s": p.interval_s,
+        "failed_checks": p.failed_checks,
+        "promotion": p.promotion,
+    }
 
 
 def route_weights(c: ControlPlan) -> str:

@@ -30,6 +30,8 @@ JS_VARS = (
     "hx_route",
     "hx_variant",
     "hx_variant_shown",
+    "hx_variant_version",
+    "hx_picked",
     "hx_upstream",
     "hx_body",
     "hx_cache_key",
@@ -200,6 +202,7 @@ def _control(gateway: GatewayPlan) -> dict | None:
         "graphql_path": control_contract.GRAPHQL_PATH,
         "ui_prefix": control_contract.UI_PREFIX,
         "ui_cookie": control_contract.UI_COOKIE,
+        "live_weights_path": control_contract.LIVE_WEIGHTS_PATH,
         "login": {"rate": policy.UI_LOGIN_RATE, "burst": policy.UI_LOGIN_BURST},
         "headers": {
             "tenant": control_contract.TENANT_HEADER,

@@ -44,7 +44,7 @@ def scrape_jobs(plan: Plan) -> list[dict[str, Any]]:
     ]
     # One job per model, so that a target is named after the model in every alert.
     for m in plan.models:
-        labels = {"model": m.name, "engine": m.engine, "served_name": m.served_name}
+        labels = {"model": m.name, "engine": m.engine, "served_name": m.served_name, "version": m.version}
         jobs.append(_job(f"model-{m.name}", [f"{LOCAL}:{m.port}"], labels))
     jobs += [_job(h.job, [f"{LOCAL}:{h.port}"]) for h in plan.helper_ports if h.job]
     if plan.databases.qdrant is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -83,6 +83,48 @@ class SplitTarget(StrictModel):
     weight: int = Field(ge=0, le=100, description="Share of traffic in percent; a route's weights sum to 100.")
 
 
+class Canary(StrictModel):
+    """A progressive rollout of one variant of the route, gated by Prometheus and carried out by
+    hx-control without a converge (docs/canary.md). The checks, each over window_s: the canary's
+    engine is down; its error ratio burns its availability budget 14.4 times too fast; its error
+    ratio or its latency-SLO miss ratio is above the stable variants' by more than the margin."""
+
+    model: str = Field(
+        description="The variant under test (a model of the split, weight 0 there); the others are stable."
+    )
+    steps_percent: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default=[1, 5, 25, 50, 100],
+        min_length=1,
+        description="The canary's weight at each step, increasing, ending at 100.",
+    )
+    step_min_s: int = Field(default=300, ge=0, description="Least time at a step before it may advance.")
+    step_min_requests: int = Field(
+        default=50, ge=0, description="Least requests sent to the canary at a step before it may advance."
+    )
+    interval_s: PositiveInt = Field(default=10, description="How often hx-control checks the gate.")
+    failed_checks: PositiveInt = Field(
+        default=2, description="Consecutive failed checks that roll the canary back to weight 0."
+    )
+    window_s: PositiveInt = Field(default=60, description="The window of the gate's rates.")
+    error_margin_percent: float = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="How many percentage points the canary's error ratio may exceed the stable variants'.",
+    )
+    latency_margin_percent: float = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="How many percentage points the canary's share of requests missing its latency "
+        "objectives may exceed the stable variants' share missing theirs.",
+    )
+    promotion: Literal["auto", "manual"] = Field(
+        default="auto",
+        description="auto: a step whose gate held advances by itself. manual: it waits for `hxgen rollout promote`.",
+    )
+
+
 class Route(StrictModel):
     alias: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
@@ -98,6 +140,9 @@ class Route(StrictModel):
         description="Who owns the live split when hx-control runs. spec: every converge restores the spec's split "
         "(weights set through hx-control last until then). control: the spec's split is only the starting point; "
         "weights set through hx-control survive a converge.",
+    )
+    canary: Canary | None = Field(
+        default=None, description="Roll one variant out step by step, and back when its gate fails."
     )
 
 

@@ -28,6 +28,11 @@ class Request:
     """What the client asked for: a served name or a route alias."""
     variant: str
     """The served name of the model that answered ('' when none did)."""
+    route: str
+    """The route alias the client asked for ('' when it named a model)."""
+    picked: str
+    """The served name of the variant the route's weights chose ('' without a route). Another
+    variant answers when it fails before answering (the route's retry)."""
     path: str
     status: int
     cache: str
@@ -54,6 +59,15 @@ class Request:
     @property
     def served_name(self) -> str:
         return self.variant or self.model
+
+    @property
+    def picked_failed(self) -> bool | None:
+        """Whether the variant the weights chose failed the request: a 5xx, or another variant had
+        to answer it. None when no variant was chosen or the cache answered (neither says anything
+        about the variant)."""
+        if not self.picked or self.cache == "HIT":
+            return None
+        return self.status >= 500 or (bool(self.variant) and self.variant != self.picked)
 
     @property
     def tokens(self) -> int:
@@ -89,6 +103,8 @@ def parse(raw: bytes) -> Request:
         role=_text(entry, "role"),
         model=_text(entry, "model"),
         variant=_text(entry, "variant"),
+        route=_text(entry, "route"),
+        picked=_text(entry, "picked"),
         path=_text(entry, "path"),
         status=_number(entry, "status", int) or 0,
         cache=_text(entry, "cache"),

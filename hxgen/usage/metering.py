@@ -57,6 +57,12 @@ class Series:
         self.registry = r = CollectorRegistry()
         c = contract
         self.requests = Counter(c.REQUESTS_TOTAL, "Gateway requests", ["tenant", "model", "status_class"], registry=r)
+        self.variant_requests = Counter(
+            c.VARIANT_REQUESTS_TOTAL,
+            "Requests a route's weights sent to a variant, by whether it failed them",
+            ["route", "variant", "outcome"],
+            registry=r,
+        )
         self.prompt = Counter(c.PROMPT_TOKENS_TOTAL, "Prompt tokens", ["tenant", "model"], registry=r)
         self.completion = Counter(c.COMPLETION_TOKENS_TOTAL, "Completion tokens", ["tenant", "model"], registry=r)
         self.cache_hits = Counter(
@@ -152,7 +158,16 @@ class Meter:
             per.request_s.observe(r.request_s)
             if r.added_s is not None:
                 per.added_s.observe(r.added_s)
+        self._count_variant(r)
         self._count_day(r, tenant)
+
+    def _count_variant(self, r: Request) -> None:
+        failed = r.picked_failed
+        variant = self.labels.models.get(r.picked)
+        if failed is None or variant is None:
+            return
+        outcome = contract.VARIANT_OUTCOMES[1 if failed else 0]
+        self.series.variant_requests.labels(r.route, variant, outcome).inc()
 
     def _children(self, tenant: str, model: str) -> _Children:
         """The labelled series of a (tenant, model), looked up once: labels() is most of the cost

@@ -116,7 +116,10 @@ def test_the_config_is_the_services_and_carries_versions_routes_and_overlap(rout
         "sticky": "tenant",
         "weights_owner": "control",
         "split": [{"model": "phi-3-mini", "weight": 100}, {"model": "phi-b", "weight": 0}],
+        "canary": None,
     }
+    # No canary: nothing for rollouts to read or verify.
+    assert data["prometheus_url"] is None and data["gateway_status_url"] is None
     assert data["tenants"]["app"]["role"] == "user" and data["tiers"]["standard"]["requests_per_second"] == 10
     assert data["alertmanager_url"] == "http://127.0.0.1:9093" and data["spec_file"] == layout.HOST_SPEC_FILE
 

@@ -37,11 +37,13 @@ def test_gateway_overhead_targets_without_usage_accounting_warn_at_their_line(sp
     assert all("usage.enabled is false" in m for _, _, m, _ in found)
 
 
-def test_a_model_version_written_in_the_file_warns_only_without_hx_control(spec_data):
+def test_a_model_version_is_rendered_without_hx_control_too(spec_data):
+    """The scrape labels and the X-HX-Variant-Version header carry it; hx-control is not needed."""
     spec_data["models"][0]["version"] = "2024-06"
-    assert codes(spec_data) == []  # hx-control reports it
     spec_data["control"] = {"enabled": False}
-    assert codes(spec_data) == ["not-enforced"]
+    assert codes(spec_data) == []
+    rendered = {a.path: a.text for a in render_text(dump_yaml(spec_data)).artifacts}
+    assert "version: 2024-06" in rendered["rendered/prometheus/prometheus.yml"]
 
 
 def test_the_default_spec_passes_strict():

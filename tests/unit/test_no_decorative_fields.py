@@ -253,6 +253,17 @@ def _without_quotas(doc: Doc, where: Where, value: bool) -> list[Doc]:
     return [new]
 
 
+def _canary_route(doc: Doc, where: Where, value: typing.Any) -> list[Doc]:
+    """A canary needs weight 0 in its split and the route's weights in hx-control's hands (its
+    own fields are walked by tests/unit/test_canary.py, on the spec of the canary golden case)."""
+    new = copy.deepcopy(doc)
+    route = _item(new, where)
+    first, second = route["split"][0], route["split"][1]
+    first["weight"], second["weight"] = 100, 0
+    route |= {"weights_owner": "control", "canary": {"model": second["model"]}}
+    return [new]
+
+
 # Fields tied to others: mutations that change them together, keeping the spec valid.
 JOINT: dict[str, Callable[[Doc, Where, typing.Any], list[Doc]]] = {
     "host.gpus[].index": _gpu_index,
@@ -268,6 +279,7 @@ JOINT: dict[str, Callable[[Doc, Where, typing.Any], list[Doc]]] = {
     "models[].source.path": lambda d, w, v: [_set_source(d, w, "path", "/srv/hx/models/local")],
     "models[].source.generate": lambda d, w, v: [_set_source(d, w, "generate", "tiny-llama")],
     "gateway.routes[].split[].weight": _split_weight,
+    "gateway.routes[].canary": _canary_route,
     "analytics.series[].query": lambda d, w, v: _exclusive("metric")(d, w, ["sum(up)"]),
     "business.gpu_cost.hourly": lambda d, w, v: _exclusive("purchase_price", "amortisation_years")(d, w, [1.5]),
 }

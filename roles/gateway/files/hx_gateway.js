@@ -397,8 +397,12 @@ function infer(r, caller, endpoint) {
     const cached = cacheable(r, endpoint, body);
     r.variables.hx_route = route ? requested : '';
     r.variables.hx_variant = variant;
+    // The variant the weights chose, which the log keeps when another answers: a canary's gate
+    // counts the requests it failed even when the route's retry hid them from the client.
+    r.variables.hx_picked = route ? variant : '';
     // A tenant learns which variant answered only if it may use every variant of the route.
     r.variables.hx_variant_shown = !route || mayUseVariants(caller, route) ? variant : '';
+    r.variables.hx_variant_version = r.variables.hx_variant_shown ? model.version : '';
     r.variables.hx_upstream = route ? own(route.upstreams, variant) : model.location;
     r.variables.hx_body = forward;
     r.variables.hx_cache_key = cached ? caller.name + ' ' + endpoint.path + ' ' + requested + ' ' + variant + ' ' + sha256(forward) : '';
@@ -891,7 +895,14 @@ function protoFields(buffer) {
     return fields;
 }
 
+// js_content on the loopback status server: the route weights this generation of workers loaded,
+// which a rollout step is verified against before it is reported (hxgen.control.rollout).
+function liveWeights(r) {
+    r.headersOut['Content-Type'] = 'application/json';
+    r.return(200, JSON.stringify(weights === null ? {} : weights) + '\n');
+}
+
 export default {
     api, admin, unauthenticated, keySha256, caller, callerTier, callerRole, callerKeyId, countTokens, dropLength, cacheStatus,
-    cacheSkip, upstreamSeconds, grpc, grpcCountTokens,
+    cacheSkip, upstreamSeconds, grpc, grpcCountTokens, liveWeights,
 };
