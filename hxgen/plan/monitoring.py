@@ -73,6 +73,8 @@ class MonitoringPlan:
     watchdog_receiver: str | None
     routes: tuple[AlertRoutePlan, ...]
     extra_rules: tuple[ExtraRulePlan, ...]
+    runbook_base_url: str
+    """Each generated alert's runbook_url is this, '#' and its anchor (hxgen.runbooks)."""
 
 
 def build_monitoring_plan(spec: Spec, grafana: bool) -> MonitoringPlan:
@@ -109,4 +111,5 @@ def build_monitoring_plan(spec: Spec, grafana: bool) -> MonitoringPlan:
         extra_rules=tuple(
             ExtraRulePlan(r.alert, r.expr, r.for_s, r.severity, r.summary, r.team) for r in mon.extra_rules
         ),
+        runbook_base_url=mon.runbook_base_url,
     )

@@ -9,23 +9,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import alerts
+from .. import alerts, runbooks
 from ..plan import Plan
 from ..plan.analytics import DATA_FS, KV_CACHE_SATURATED
 from . import promql
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 
-def alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, **labels: str) -> dict:
+def alert(
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    summary: str,
+    description: str,
+    *,
+    runbook_base: str | None,
+    **labels: str,
+) -> dict:
+    """An alerting rule. Every alert hx generates passes the plan's runbook base (its section of
+    docs/runbooks.md); only the spec's own extra rules, which hx has no runbook for, pass None."""
     rule: dict[str, Any] = {"alert": name, "expr": promql.block(expr)}
     if for_:
         rule["for"] = for_
     rule["labels"] = {"severity": severity, **labels}
     rule["annotations"] = {"summary": summary, "description": description}
+    if runbook_base is not None:
+        rule["annotations"]["runbook_url"] = runbooks.url(name, runbook_base)
     return rule
 
 
-def watchdog() -> dict:
+def watchdog(plan: Plan) -> dict:
     return alert(
         alerts.WATCHDOG,
         "vector(1)",
@@ -33,6 +47,7 @@ def watchdog() -> dict:
         "none",
         "Always firing: proves that rules are evaluated and alerts delivered",
         "A dead man's switch: the receiver it is routed to raises the alarm when it stops arriving.",
+        runbook_base=plan.monitoring.runbook_base_url,
     )
 
 
@@ -47,6 +62,7 @@ def target_alerts(plan: Plan) -> list[dict]:
             "page",
             "The host's node exporter stopped answering",
             "Prometheus cannot scrape {{ $labels.instance }}; the host or its exporter is down.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.MODEL_DOWN,
@@ -55,6 +71,7 @@ def target_alerts(plan: Plan) -> list[dict]:
             "page",
             "Model {{ $labels.model }} is down",
             "Its engine at {{ $labels.instance }} does not answer /metrics; the gateway answers 502/503.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.TARGET_DOWN,
@@ -63,6 +80,7 @@ def target_alerts(plan: Plan) -> list[dict]:
             "ticket",
             "{{ $labels.job }} is down",
             "Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}).",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
     ]
 
@@ -77,6 +95,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             "ticket",
             f"Memory use above {targets.memory_max_percent:g} %",
             "{{ $value | humanize }} % of the host's memory is in use.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             "HxHostCpuHigh",
@@ -86,6 +105,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             "ticket",
             f"CPU busier than {targets.cpu_max_percent:g} %",
             "The host's CPUs are {{ $value | humanize }} % busy.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.DISK_FILLING_UP,
@@ -96,6 +116,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             "ticket",
             "{{ $labels.mountpoint }} will be full within a day",
             "At the rate of the last 6 hours, {{ $labels.mountpoint }} runs out of space within 24 hours.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.DISK_FILLING_UP_FAST,
@@ -106,6 +127,7 @@ def host_alerts(plan: Plan) -> list[dict]:
             "page",
             "{{ $labels.mountpoint }} will be full within 4 hours",
             "At the rate of the last hour, {{ $labels.mountpoint }} runs out of space within 4 hours.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
     ]
     if plan.any_gpu_host:
@@ -117,12 +139,13 @@ def host_alerts(plan: Plan) -> list[dict]:
                 "ticket",
                 f"GPU {{{{ $labels.gpu }}}} busier than {targets.gpu_max_percent:g} % for 15 minutes",
                 "Sustained {{ $value | humanize }} % utilisation: the models on it have no headroom left.",
+                runbook_base=plan.monitoring.runbook_base_url,
             )
         )
     return found
 
 
-def engine_alerts() -> list[dict]:
+def engine_alerts(plan: Plan) -> list[dict]:
     return [
         alert(
             "HxModelKvCacheSaturated",
@@ -131,6 +154,7 @@ def engine_alerts() -> list[dict]:
             "ticket",
             "{{ $labels.model }}'s KV cache is full",
             "{{ $value | humanizePercentage }} of the KV cache is in use: new requests wait or preempt others.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             "HxModelQueueGrowing",
@@ -139,6 +163,7 @@ def engine_alerts() -> list[dict]:
             "ticket",
             "{{ $labels.model }}'s queue keeps growing",
             "Requests arrive faster than the model finishes them; the queue has not emptied for 20 minutes.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
     ]
 
@@ -155,6 +180,7 @@ def service_alerts(plan: Plan) -> list[dict]:
             "PgBouncer's pool for {{ $labels.database }} is exhausted",
             "{{ $value }} clients have waited for a server connection for 5 minutes; raise pool_size or "
             "find the slow queries.",
+            runbook_base=plan.monitoring.runbook_base_url,
         )
     ]
 
@@ -171,6 +197,7 @@ def probe_alerts(plan: Plan) -> list[dict]:
             "Clients cannot use the gateway: {{ $labels.job }} fails",
             "The synthetic probe of {{ $labels.instance }} has failed for 3 minutes, as a client sees it "
             "(TLS, API key, routing, engine). See probe_http_status_code and the blackbox exporter's log.",
+            runbook_base=plan.monitoring.runbook_base_url,
         )
     ]
     if plan.probe.base_url.startswith("https:"):
@@ -184,6 +211,7 @@ def probe_alerts(plan: Plan) -> list[dict]:
                 "Renew it. An internal-CA certificate is renewed 30 days ahead by the daily "
                 "hx-gateway-cert-renew.timer, so either a provided certificate is due or renewal failed "
                 "(journalctl -u hx-gateway-cert-renew).",
+                runbook_base=plan.monitoring.runbook_base_url,
             )
         )
     return found
@@ -194,7 +222,16 @@ def extra_rules(plan: Plan) -> list[dict]:
     for r in plan.monitoring.extra_rules:
         labels = {"team": r.team} if r.team else {}
         rules.append(
-            alert(r.alert, r.expr, f"{r.for_s}s" if r.for_s else "", r.severity, r.summary, r.summary, **labels)
+            alert(
+                r.alert,
+                r.expr,
+                f"{r.for_s}s" if r.for_s else "",
+                r.severity,
+                r.summary,
+                r.summary,
+                runbook_base=None,  # the spec's own alert: hx has no runbook for it
+                **labels,
+            )
         )
     return rules
 
@@ -202,10 +239,10 @@ def extra_rules(plan: Plan) -> list[dict]:
 def rule_groups(plan: Plan) -> dict[str, Any]:
     interval = f"{plan.monitoring.evaluation_interval_s}s"
     groups = [
-        {"name": "hx-watchdog", "interval": interval, "rules": [watchdog()]},
+        {"name": "hx-watchdog", "interval": interval, "rules": [watchdog(plan)]},
         {"name": "hx-targets", "interval": interval, "rules": target_alerts(plan)},
         {"name": "hx-host", "interval": interval, "rules": host_alerts(plan)},
-        {"name": "hx-engines", "interval": interval, "rules": engine_alerts()},
+        {"name": "hx-engines", "interval": interval, "rules": engine_alerts(plan)},
     ]
     if probes := probe_alerts(plan):
         groups.append({"name": "hx-probes", "interval": interval, "rules": probes})

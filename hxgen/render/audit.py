@@ -25,10 +25,11 @@ def render(plan: Plan) -> list[Artifact]:
     a = plan.audit
     if a is None:
         return []
+    rules = rule_groups(a, plan.monitoring.runbook_base_url)
     return [
         Artifact(f"{RENDERED_DIR}/{CONFIG_FILE}", json_text(config(a), sort_keys=True)),
         Artifact(f"{RENDERED_DIR}/{UNIT_FILE}", _unit(plan, a)),
-        Artifact(f"{RENDERED_DIR}/{RULES_FILE}", yaml_text(rule_groups(a), plan.spec_file)),
+        Artifact(f"{RENDERED_DIR}/{RULES_FILE}", yaml_text(rules, plan.spec_file)),
     ]
 
 
@@ -64,7 +65,7 @@ def _unit(plan: Plan, a: AuditPlan) -> str:
     )
 
 
-def rule_groups(a: AuditPlan) -> dict[str, Any]:
+def rule_groups(a: AuditPlan, runbook_base: str) -> dict[str, Any]:
     rules = [
         alert(
             alerts.AUDIT_CHAIN_BROKEN,
@@ -75,6 +76,7 @@ def rule_groups(a: AuditPlan) -> dict[str, Any]:
             "A record of the audit log or its signed head is wrong (edited, deleted, reordered, inserted or "
             "truncated). `hx-audit verify` on the host names the first broken record; "
             f"journalctl -u {a.service} says when it was found.",
+            runbook_base=runbook_base,
         ),
     ]
     if a.access_log is not None:
@@ -89,6 +91,7 @@ def rule_groups(a: AuditPlan) -> dict[str, Any]:
                 f"The gateway answered admin calls in the last {HEAD_STALE_MINUTES} minutes, but the audit "
                 "log's signed head did not advance: records are not being appended (full disk, missing "
                 f"signing key, a log whose tail is not a record). See journalctl -u {a.service}.",
+                runbook_base=runbook_base,
             )
         )
     return {"groups": [{"name": "hx-audit", "rules": rules}]}

@@ -59,6 +59,7 @@ def rule_groups(plan: Plan, b: BackupPlan) -> dict[str, Any]:
             "No backup of database {{ $labels.database }} for " + f"{hours} h",
             f"Backups run every {b.interval_hours} h (databases.postgres.backups.interval_hours); the last "
             "success was {{ $value | humanizeDuration }} ago. See journalctl -u " + f"{layout.PG_BACKUP_SERVICE}.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.POSTGRES_BACKUP_MISSING,
@@ -68,6 +69,7 @@ def rule_groups(plan: Plan, b: BackupPlan) -> dict[str, Any]:
             "Database {{ $labels.database }} has no recorded backup",
             f"No successful {layout.PG_BACKUP_SERVICE} run has been recorded for {hours} h (the node exporter's "
             "textfile collector reads its metric); check the timer and journalctl -u " + f"{layout.PG_BACKUP_SERVICE}.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
     ]
     interval = f"{plan.monitoring.evaluation_interval_s}s"

@@ -138,7 +138,7 @@ def action_file(plan: Plan, intrusion: IntrusionPlan) -> str:
     )
 
 
-def intrusion_alerts(intrusion: IntrusionPlan) -> list[dict[str, Any]]:
+def intrusion_alerts(intrusion: IntrusionPlan, runbook_base: str) -> list[dict[str, Any]]:
     banned = 'hx_audit_records_total{action="ban"}'
     found = [
         alert(
@@ -151,6 +151,7 @@ def intrusion_alerts(intrusion: IntrusionPlan) -> list[dict[str, Any]]:
             f"{{{{ $value | humanize }}}} bans in the last {BANNED_WINDOW}"
             f"{'' if intrusion.enforced else ' (recorded, not enforced: the firewall is off)'}. "
             "The audit log names each address and jail (hx-audit records with action ban).",
+            runbook_base=runbook_base,
         )
     ]
     if intrusion.jail(GATEWAY_JAIL) is not None:
@@ -167,6 +168,7 @@ def intrusion_alerts(intrusion: IntrusionPlan) -> list[dict[str, Any]]:
                 f"At {{{{ $value | humanize }}}} 401s per {minutes} minutes (more than the {intrusion.max_retry} that "
                 f"ban one address) for {BURST_FOR}: guessing from many addresses, or a client with a revoked key. "
                 "See the gateway's access log for the clients and tenants.",
+                runbook_base=runbook_base,
             )
         )
     return found
@@ -182,6 +184,7 @@ def render(plan: Plan) -> list[Artifact]:
     if intrusion.recorded:
         artifacts.append(Artifact(ACTION_FILE, action_file(plan, intrusion)))
         interval = f"{plan.monitoring.evaluation_interval_s}s"
-        groups = {"groups": [{"name": "hx-intrusion", "interval": interval, "rules": intrusion_alerts(intrusion)}]}
+        rules = intrusion_alerts(intrusion, plan.monitoring.runbook_base_url)
+        groups = {"groups": [{"name": "hx-intrusion", "interval": interval, "rules": rules}]}
         artifacts.append(Artifact(RULES_FILE, yaml_text(groups, plan.spec_file)))
     return artifacts

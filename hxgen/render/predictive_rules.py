@@ -23,15 +23,20 @@ from .common import RENDERED_DIR, Artifact, yaml_text
 SUSTAINED_SCORE = 0.4
 
 
-def _alert(name: str, expr: str, for_: str, summary: str, description: str, **labels: str) -> dict[str, Any]:
+def _alert(
+    plan: Plan, name: str, expr: str, for_: str, summary: str, description: str, **labels: str
+) -> dict[str, Any]:
     """Every predictive alert is a ticket: a forecast gives time to act, not a reason to wake anyone."""
-    return alert(name, expr, for_, "ticket", summary, description, **labels)
+    return alert(
+        name, expr, for_, "ticket", summary, description, runbook_base=plan.monitoring.runbook_base_url, **labels
+    )
 
 
-def exhaustion(s: WatchedSeries) -> dict[str, Any]:
+def exhaustion(plan: Plan, s: WatchedSeries) -> dict[str, Any]:
     horizon = max(s.horizons_minutes)
     subject = "{{ $labels.model }}{{ $labels.resource }}"
     return _alert(
+        plan,
         alerts.CAPACITY_EXHAUSTION_FORECAST,
         f'hx_capacity_exhaustion_seconds{{series="{s.name}"}} < {horizon * 60}',
         "10m",
@@ -50,6 +55,7 @@ def demand(plan: Plan, s: WatchedSeries) -> list[dict[str, Any]]:
             continue
         found.append(
             _alert(
+                plan,
                 alerts.DEMAND_FORECAST_ABOVE_THROUGHPUT,
                 f'max without (horizon) (hx_forecast{{series="{s.name}",model="{m.name}",bound="forecast"}})'
                 f" > {promql.number(rps)}",
@@ -64,9 +70,10 @@ def demand(plan: Plan, s: WatchedSeries) -> list[dict[str, Any]]:
     return found
 
 
-def sustained_anomaly(a: AnalyticsPlan) -> dict[str, Any]:
+def sustained_anomaly(plan: Plan, a: AnalyticsPlan) -> dict[str, Any]:
     window = f"{a.sustained_minutes}m"
     return _alert(
+        plan,
         alerts.ANOMALY_SUSTAINED,
         f"quantile_over_time(0.5, hx_anomaly_score[{window}]) >= {SUSTAINED_SCORE:g}",
         "",
@@ -77,9 +84,10 @@ def sustained_anomaly(a: AnalyticsPlan) -> dict[str, Any]:
     )
 
 
-def service_stale(a: AnalyticsPlan) -> dict[str, Any]:
+def service_stale(plan: Plan, a: AnalyticsPlan) -> dict[str, Any]:
     stale_s = STALE_CYCLES * a.interval_s
     return _alert(
+        plan,
         alerts.ANALYTICS_STALE,
         f"time() - hx_analytics_last_success_timestamp_seconds > {max(stale_s, 300)}",
         "5m",
@@ -90,11 +98,11 @@ def service_stale(a: AnalyticsPlan) -> dict[str, Any]:
 
 
 def rule_groups(plan: Plan, a: AnalyticsPlan) -> dict[str, Any]:
-    rules = [exhaustion(s) for s in a.series if s.limit is not None]
+    rules = [exhaustion(plan, s) for s in a.series if s.limit is not None]
     for s in a.series:
         if s.metric == "request_rate":
             rules += demand(plan, s)
-    rules += [sustained_anomaly(a), service_stale(a)]
+    rules += [sustained_anomaly(plan, a), service_stale(plan, a)]
     interval = f"{plan.monitoring.evaluation_interval_s}s"
     return {"groups": [{"name": "hx-predictive", "interval": interval, "rules": rules}]}
 

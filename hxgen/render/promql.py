@@ -39,6 +39,8 @@ def union(sources: tuple[str, ...]) -> str:
 
 def block(text: str) -> str:
     """Multi-line PromQL as a YAML block scalar, readable in the rendered file."""
+    if isinstance(text, Literal):  # already one (union's), so alert() may take either
+        return text
     return Literal(text + "\n") if "\n" in text else text
 
 

@@ -28,6 +28,7 @@ from .. import alerts
 from ..plan import ModelService, Plan
 from ..plan.histograms import VLLM_HISTOGRAMS, LatencyKind, bucket_label, seconds
 from . import promql
+from .alert_rules import alert
 from .common import RENDERED_DIR, Artifact, yaml_text
 from .recording_rules import server_errors
 
@@ -167,80 +168,77 @@ def _burn_condition(o: Objective, alert: BurnAlert) -> str:
     )
 
 
-def burn_alerts(o: Objective) -> list[dict[str, Any]]:
+def burn_alerts(o: Objective, runbook_base: str) -> list[dict[str, Any]]:
     rules = []
     for severity in ("page", "ticket"):
         chosen = [a for a in BURN_ALERTS if a.severity == severity]
         windows = " or ".join(f"{a.long}/{a.short}" for a in chosen)
         share = " or ".join(f"{round(a.budget_share * 100)} % in {a.long}" for a in chosen)
         rules.append(
-            {
-                "alert": alerts.ERROR_BUDGET_BURN,
-                "expr": promql.union(tuple(_burn_condition(o, a) for a in chosen)),
-                "labels": {"severity": severity, "model": o.model, "slo": o.slo},
-                "annotations": {
-                    "summary": (
-                        f"{o.model} is spending the {o.window_days}-day error budget of its {o.slo} objective "
-                        f"({o.description}) too fast"
-                    ),
-                    "description": (
-                        f"Fires when {share} of the budget is spent (windows {windows}). "
-                        "{{ $value | humanizePercentage }} of requests were bad over the long window; "
-                        f"the budget is {promql.number(o.budget * 100)} %."
-                    ),
-                },
-            }
+            alert(
+                alerts.ERROR_BUDGET_BURN,
+                promql.union(tuple(_burn_condition(o, a) for a in chosen)),
+                "",
+                severity,
+                f"{o.model} is spending the {o.window_days}-day error budget of its {o.slo} objective "
+                f"({o.description}) too fast",
+                f"Fires when {share} of the budget is spent (windows {windows}). "
+                "{{ $value | humanizePercentage }} of requests were bad over the long window; "
+                f"the budget is {promql.number(o.budget * 100)} %.",
+                runbook_base=runbook_base,
+                model=o.model,
+                slo=o.slo,
+            )
         )
     return rules
 
 
-def model_alerts(m: ModelService) -> list[dict[str, Any]]:
+def model_alerts(m: ModelService, runbook_base: str) -> list[dict[str, Any]]:
     """Objectives that are thresholds rather than budgets."""
     rules: list[dict[str, Any]] = []
     slo, match = m.slo, f'model="{m.name}"'
     if slo.throughput_rps is not None:
         rules.append(
-            {
-                "alert": "HxModelThroughputBelowTarget",
+            alert(
+                "HxModelThroughputBelowTarget",
                 # Demand is there when the queue never emptied in the last 10 minutes.
-                "expr": promql.block(
-                    f"hx:model_requests:rate5m{{{match}}} < {promql.number(slo.throughput_rps)}\n"
-                    f"and\nmin_over_time(hx:model_queue_depth{{{match}}}[10m]) > 0"
-                ),
-                "for": "10m",
-                "labels": {"severity": "ticket", "model": m.name},
-                "annotations": {
-                    "summary": f"{m.name} serves fewer than {slo.throughput_rps:g} requests/s while requests queue",
-                    "description": "Finishing {{ $value | humanize }} requests/s with a queue that never emptied.",
-                },
-            }
+                f"hx:model_requests:rate5m{{{match}}} < {promql.number(slo.throughput_rps)}\n"
+                f"and\nmin_over_time(hx:model_queue_depth{{{match}}}[10m]) > 0",
+                "10m",
+                "ticket",
+                f"{m.name} serves fewer than {slo.throughput_rps:g} requests/s while requests queue",
+                "Finishing {{ $value | humanize }} requests/s with a queue that never emptied.",
+                runbook_base=runbook_base,
+                model=m.name,
+            )
         )
     rules.append(
-        {
-            "alert": "HxModelErrorRateHigh",
-            "expr": f"hx:model_request_errors:ratio_rate5m{{{match}}} > {promql.number(slo.error_rate_percent / 100)}",
-            "for": "10m",
-            "labels": {"severity": "ticket", "model": m.name},
-            "annotations": {
-                "summary": f"{m.name} fails more than {slo.error_rate_percent:g} % of requests",
-                "description": "{{ $value | humanizePercentage }} of API requests failed (5xx) over 5 minutes.",
-            },
-        }
+        alert(
+            "HxModelErrorRateHigh",
+            f"hx:model_request_errors:ratio_rate5m{{{match}}} > {promql.number(slo.error_rate_percent / 100)}",
+            "10m",
+            "ticket",
+            f"{m.name} fails more than {slo.error_rate_percent:g} % of requests",
+            "{{ $value | humanizePercentage }} of API requests failed (5xx) over 5 minutes.",
+            runbook_base=runbook_base,
+            model=m.name,
+        )
     )
     if m.engine == "tgi" and slo.e2e_ms is not None:
         q = slo.e2e_percentile / 100
         estimate = promql.quantile(q, promql.selector("tgi_request_duration_bucket", match), "5m")
         rules.append(
-            {
-                "alert": "HxModelLatencyAboveTarget",
-                "expr": f"{estimate} > {promql.number(seconds(slo.e2e_ms))}",
-                "for": "10m",
-                "labels": {"severity": "ticket", "model": m.name, "slo": "e2e"},
-                "annotations": {
-                    "summary": f"{m.name}: end-to-end p{slo.e2e_percentile} above {slo.e2e_ms:g} ms",
-                    "description": f"Estimated p{slo.e2e_percentile} is {{{{ $value | humanizeDuration }}}}.",
-                },
-            }
+            alert(
+                "HxModelLatencyAboveTarget",
+                f"{estimate} > {promql.number(seconds(slo.e2e_ms))}",
+                "10m",
+                "ticket",
+                f"{m.name}: end-to-end p{slo.e2e_percentile} above {slo.e2e_ms:g} ms",
+                f"Estimated p{slo.e2e_percentile} is {{{{ $value | humanizeDuration }}}}.",
+                runbook_base=runbook_base,
+                model=m.name,
+                slo="e2e",
+            )
         )
     return rules
 
@@ -248,8 +246,9 @@ def model_alerts(m: ModelService) -> list[dict[str, Any]]:
 def rule_groups(plan: Plan) -> dict[str, Any]:
     interval = f"{plan.monitoring.evaluation_interval_s}s"
     all_objectives = [o for m in plan.models for o in objectives(m)]
-    alerts = [rule for o in all_objectives for rule in burn_alerts(o)]
-    alerts += [rule for m in plan.models for rule in model_alerts(m)]
+    base = plan.monitoring.runbook_base_url
+    alerts = [rule for o in all_objectives for rule in burn_alerts(o, base)]
+    alerts += [rule for m in plan.models for rule in model_alerts(m, base)]
     # One group: its rules run in order, so each alert reads the ratios of the same evaluation
     # (separate groups run concurrently and may read the previous round's).
     rules = sli_rules(plan) + budget_rules(all_objectives) + alerts

@@ -41,6 +41,7 @@ def embeddings_alert(plan: Plan) -> list[dict[str, Any]]:
             f"{{{{ $labels.model }}}}: embeddings p{EMBEDDINGS_PERCENTILE} above {target_ms:g} ms",
             f"{{{{ $value | humanizePercentage }}}} of embedding requests took longer than {target_ms:g} ms "
             f"(targets.embeddings_ms) for {EMBEDDINGS_FOR}; more than {100 - EMBEDDINGS_PERCENTILE} % may.",
+            runbook_base=plan.monitoring.runbook_base_url,
         )
     ]
 
@@ -59,6 +60,7 @@ def recovery_alert(plan: Plan) -> list[dict[str, Any]]:
             f"Model {{{{ $labels.model }}}} has been down longer than the {minutes:g} min recovery target",
             "Its engine at {{ $labels.instance }} has not answered /metrics for longer than "
             f"targets.mttr_minutes ({minutes:g} min): recovery is overdue; escalate.",
+            runbook_base=plan.monitoring.runbook_base_url,
         )
     ]
 

@@ -160,6 +160,7 @@ def gateway_alerts(plan: Plan) -> list[dict[str, Any]]:
             "502/503/504 mean an engine could not be reached or timed out (see HxModelDown, "
             "journalctl -u hx-model-*); a 500 is the gateway's own (nginx's error log). "
             f"Per tenant and model: {TENANT_MODEL_REQUESTS}.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.GATEWAY_OVERHEAD,
@@ -174,6 +175,7 @@ def gateway_alerts(plan: Plan) -> list[dict[str, Any]]:
             "makes no promise and this alert stays silent. The p99 is interpolated between histogram "
             f"buckets; per model: hx:model_gateway_added_seconds:p99_{WINDOW}. Look at the host's CPU, "
             "nginx's workers and the njs checks.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
     ]
 
@@ -192,6 +194,7 @@ def service_alerts(plan: Plan, usage: UsagePlan) -> list[dict[str, Any]]:
             f"Prometheus cannot scrape {usage.service} at {{{{ $labels.instance }}}}: {quotas}no usage rows "
             "are written. It resumes from its saved read position when it starts, as long as the access "
             f"log has not been rotated away. See systemctl status {usage.service} and journalctl -u {usage.service}.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.USAGE_BACKLOG,
@@ -205,6 +208,7 @@ def service_alerts(plan: Plan, usage: UsagePlan) -> list[dict[str, Any]]:
             f"in PostgreSQL ({contract.BACKLOG_BYTES}) has kept growing: PostgreSQL or PgBouncer is "
             "unreachable or too slow. The rows wait in the access log until it catches up. "
             f"See journalctl -u {usage.service}, pg_up and HxPgbouncerPoolExhausted.",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
         alert(
             alerts.USAGE_SLOW_QUERIES,
@@ -215,6 +219,7 @@ def service_alerts(plan: Plan, usage: UsagePlan) -> list[dict[str, Any]]:
             f"p95 {{{{ $value | humanizeDuration }}}} for {SLOW_QUERIES_FOR} (targets.sql_latency_ms: {sql_ms:g} ms, "
             "through PgBouncer). The slowest statements are in pg_stat_statements "
             "(the Integration health dashboard's table, pg_stat_statements_*).",
+            runbook_base=plan.monitoring.runbook_base_url,
         ),
     ]
 

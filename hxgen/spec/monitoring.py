@@ -109,6 +109,14 @@ class Monitoring(StrictModel):
     )
     routes: list[AlertRoute] = []
     extra_rules: list[ExtraRule] = []
+    runbook_base_url: str = Field(
+        default="docs/runbooks.md",
+        # A URL or a relative path, without a fragment: each alert adds its own anchor.
+        pattern=r"^(https?://[^\s/?#]+[^\s#]*|[A-Za-z0-9._-][^\s#:]*)$",
+        description="Where the runbooks are: each generated alert's runbook_url annotation is this plus "
+        "'#' and the alert's name in lower case. The hx repository's docs/runbooks.md by default; an "
+        "https:// URL of the team's published copy makes the link work from a notification.",
+    )
     memory_gb: MemoryGb = Field(
         default=4, description="Host RAM budget for Prometheus, Alertmanager, Grafana and exporters."
     )

@@ -46,7 +46,7 @@ def test_the_engine_command_carries_the_custom_buckets(spec_data):
 def test_burn_factors_follow_the_budget_window(spec_data, window_days, factors):
     spec_data["models"][0]["slo"] = {"availability_percent": 99.9, "window_days": window_days}
     (objective,) = [o for o in slo_rules.objectives(plan_of(spec_data).models[0]) if o.slo == "availability"]
-    exprs = " ".join(rule["expr"] for rule in slo_rules.burn_alerts(objective))
+    exprs = " ".join(rule["expr"] for rule in slo_rules.burn_alerts(objective, "docs/runbooks.md"))
     for factor in factors:
         assert f"({factor} * 0.001)" in exprs
 
