@@ -104,8 +104,9 @@ def gate_rules(p: CanaryPlan) -> list[dict[str, Any]]:
     ]
 
 
-def canary_alerts() -> list[dict[str, Any]]:
+def canary_alerts(plan: Plan) -> list[dict[str, Any]]:
     """For every canary route at once: the labels say which."""
+    base = plan.monitoring.runbook_base_url
     return [
         alert(
             alerts.CANARY_GATE_FAILING,
@@ -115,6 +116,7 @@ def canary_alerts() -> list[dict[str, Any]]:
             "The canary {{ $labels.canary }} of route {{ $labels.route }} fails its gate: {{ $labels.check }}",
             "hx-control rolls it back to weight 0 when the gate fails on consecutive checks "
             "(gateway.routes[].canary.failed_checks); `hxgen rollout status` shows where it stands.",
+            runbook_base=base,
         ),
         alert(
             alerts.CANARY_ROLLED_BACK,
@@ -125,6 +127,7 @@ def canary_alerts() -> list[dict[str, Any]]:
             "Its gate failed, and hx-control set its weight to 0 without a converge; the stable variants serve "
             "the route. The audit log (rollout-rolled-back) and `hxgen rollout status` name the failing checks. "
             "Fix the canary, then `hxgen rollout restart` or a new models[].version starts it again.",
+            runbook_base=base,
         ),
     ]
 
@@ -134,7 +137,7 @@ def rule_groups(plan: Plan) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     for p in plan.canaries:  # one group: the gate reads the ratios of the same evaluation
         rules += recording_rules(p) + gate_rules(p)
-    return {"groups": [{"name": "hx-canary", "interval": interval, "rules": rules + canary_alerts()}]}
+    return {"groups": [{"name": "hx-canary", "interval": interval, "rules": rules + canary_alerts(plan)}]}
 
 
 def render(plan: Plan) -> list[Artifact]:
