@@ -50,6 +50,8 @@ class StagedGateway:
     seeds it, when the spec runs hx-control."""
     control_port: int
     """Where the gateway expects hx-control (when the spec runs it)."""
+    status_port: int = 0
+    """The loopback status server (stub_status, and the live route weights with hx-control)."""
 
     @property
     def url(self) -> str:
@@ -139,14 +141,14 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
     client_ca = make_ca(tls, "clients-ca")
 
     g = spec.gateway
-    usage_port, control_port = free_port(), free_port()
+    usage_port, control_port, status_port = free_port(), free_port(), free_port()
     moves = {
         layout.GATEWAY_CONF_DIR: str(conf_dir),
         layout.GATEWAY_CACHE_DIR: str(cache),
         layout.NGINX_PID_FILE: str(root / "nginx.pid"),
         "/var/log/nginx/error.log": str(logs / "error.log"),
         layout.gateway_access_log(spec.host.storage.logs_dir): str(logs / "gateway-access.log"),
-        f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{free_port()};",
+        f"{layout.ENGINE_BIND_ADDRESS}:{layout.NGINX_STATUS_PORT};": f"127.0.0.1:{status_port};",
         f"server {layout.ENGINE_BIND_ADDRESS}:{layout.USAGE_PORT};": f"server 127.0.0.1:{usage_port};",
         f"server {layout.ENGINE_BIND_ADDRESS}:{layout.CONTROL_PORT};": f"server 127.0.0.1:{control_port};",
         control_contract.GATEWAY_STATE_DIR + "/": f"{state}/",
@@ -177,6 +179,7 @@ def stage(spec_path: Path, root: Path, api_keys: list[dict], probe_key: str | No
         usage_port=usage_port,
         state_dir=state,
         control_port=control_port,
+        status_port=status_port,
     )
 
 

@@ -80,6 +80,13 @@ CASES = {
         set(LOADGEN_QUICK_CASES),
         {name: LOADGEN_RESULT_KEYS for name in LOADGEN_QUICK_CASES},
     ),
+    # Two vLLM CPU servers and the whole rollout path: one rollback and one advance.
+    "canary": (
+        "canary.py",
+        ("--quick",),
+        {"canary"},
+        {"canary": {"runs", "rollback_s", "rollback_median_s", "advance_s", "client_errors", "promise_s"}},
+    ),
     "usage": (
         "usage.py",
         ("--quick",),
