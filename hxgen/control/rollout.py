@@ -18,12 +18,22 @@ advances: its minimums would judge traffic that the step's weights did not send.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+import requests
 
 from ..contracts import control as contract
-from ..contracts.control_config import Canary, Route
+from ..contracts.control_config import Canary, Route, ServiceConfig
 from .model import Weight
+
+if TYPE_CHECKING:
+    from .service import HostControl
 
 Phase = Literal["progressing", "waiting", "succeeded", "rolled_back"]
 PHASES: tuple[Phase, ...] = ("progressing", "waiting", "succeeded", "rolled_back")
@@ -166,3 +176,173 @@ def weights(route: Route, state: State | None) -> list[Weight]:
     if stable:
         shares[stable[0].model] += rest - sum(shares.values())
     return [Weight(w.model, percent if w.model == canary.model else shares[w.model]) for w in spec]
+
+
+# --- the loop -------------------------------------------------------------------------------------
+GATE_QUERY = "hx:canary_gate:failing{{route={alias}}}"
+REQUESTS_QUERY = "sum(increase(hx_usage_variant_requests_total{{route={alias},variant={canary}}}[{seconds}s]))"
+EVIDENCE_QUERY = "hx:canary_errors:ratio{{route={alias}}}"
+QUERY_TIMEOUT_S = 5.0
+VERIFY_TIMEOUT_S = 20.0
+VERIFY_POLL_S = 0.5
+log = logging.getLogger("hx-control.rollout")
+
+
+class GateError(Exception):
+    """Prometheus could not be asked, or answered something that is not a vector."""
+
+
+def query(url: str, promql: str, timeout_s: float = QUERY_TIMEOUT_S) -> list[tuple[dict[str, str], float]]:
+    """An instant query (/api/v1/query): (labels, value) of each series. Raises GateError."""
+    try:
+        answer = requests.get(f"{url.rstrip('/')}/api/v1/query", params={"query": promql}, timeout=timeout_s)
+        body = answer.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise GateError(f"Prometheus at {url}: {exc}") from None
+    data = body.get("data") if isinstance(body, dict) else None
+    if answer.status_code != 200 or body.get("status") != "success" or not isinstance(data, dict):
+        raise GateError(f"Prometheus at {url} answered {answer.status_code}: {body.get('error') or body}")
+    try:
+        return [(dict(r.get("metric", {})), float(r["value"][1])) for r in data.get("result", [])]
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise GateError(f"Prometheus at {url}: not an instant vector ({exc})") from None
+
+
+def observe(url: str, alias: str, state: State, now: dt.datetime) -> Observation:
+    """The gate of `alias` now and the canary's requests since its step started. Raises GateError;
+    the evidence is best effort (a failure's reason names what it could read)."""
+    quoted = json.dumps(alias)
+    failing = {labels.get("check", "?"): value for labels, value in query(url, GATE_QUERY.format(alias=quoted))
+               if value >= 1}  # fmt: skip
+    seconds = max(1, int((now - state.step_started).total_seconds()))
+    counted = query(url, REQUESTS_QUERY.format(alias=quoted, canary=json.dumps(state.canary), seconds=seconds))
+    evidence = {}
+    if failing:
+        try:
+            found = query(url, EVIDENCE_QUERY.format(alias=quoted))
+        except GateError:
+            found = []
+        evidence = {f"{labels.get('role', labels.get('variant', '?'))} error ratio": v for labels, v in found}
+    return Observation(failing, sum(v for _, v in counted), evidence)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one check did for one route (logged; the tests read it)."""
+
+    state: State | None
+    action: str | None
+    gate_error: str | None = None
+    verified: bool = False
+
+
+class Rollouts:
+    """Every route's canary, checked every interval_s by a daemon thread (start/stop), each check in
+    its own transactions (hxgen.control.database). tick(now) runs one check of every route, for the
+    tests and the thread alike.
+
+    Prometheus unreachable: no transition, and the check counts as neither a pass nor a failure
+    (the count of failures in a row stays); it is logged and counted in
+    hx_control_rollout_gate_errors_total (on_gate_error). A transition's split is verified on
+    gateway_status_url (polled up to verify_timeout_s): until it answers the new split the row
+    says unverified, and every later check tries again before it decides."""
+
+    def __init__(self, host: HostControl, on_gate_error: Callable[[str], None] = lambda alias: None,
+                 verify_timeout_s: float = VERIFY_TIMEOUT_S, poll_s: float = VERIFY_POLL_S) -> None:  # fmt: skip
+        self.host = host
+        self.config = host.config
+        self.on_gate_error = on_gate_error
+        self.verify_timeout_s = verify_timeout_s
+        self.poll_s = poll_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def canaries(self) -> dict[str, Canary]:
+        return {a: r.canary for a, r in sorted(self.config.routes.items()) if r.canary is not None}
+
+    @staticmethod
+    def wanted(config: ServiceConfig) -> bool:
+        """Some route has a canary and there is a Prometheus to ask."""
+        return config.prometheus_url is not None and any(r.canary for r in config.routes.values())
+
+    # --- one check ------------------------------------------------------------------------------
+    def tick(self, now: dt.datetime | None = None, aliases: list[str] | None = None) -> dict[str, Tick]:
+        done = {}
+        for alias, canary in self.canaries.items():
+            if aliases is None or alias in aliases:
+                done[alias] = self._check(alias, canary, now or self.host.now())
+        return done
+
+    def _check(self, alias: str, canary: Canary, now: dt.datetime) -> Tick:
+        state = self.host.stored_rollout(alias)
+        current = state is not None and (state.canary, state.version) == (canary.model, canary.version)
+        verified = False
+        if current and state.verified is None and self._live(alias):
+            state, verified = self._mark_verified(alias, state)
+        seen, gate_error = None, None
+        if current and state.phase not in TERMINAL:
+            try:
+                seen = observe(self.config.prometheus_url, alias, state, now)
+            except GateError as exc:
+                gate_error = str(exc)
+                log.warning("rollout of %s: no gate this check (neither pass nor failure): %s", alias, exc)
+                self.on_gate_error(alias)
+        decision = decide(state, seen, now, canary)
+        if decision.state == state:
+            return Tick(state, None, gate_error, verified)
+        if not self.host.apply_rollout(alias, state, decision.state, decision.action):
+            return Tick(self.host.stored_rollout(alias), None, gate_error, verified)
+        state = decision.state
+        if decision.action is not None:
+            log.warning("rollout of %s: %s: %s", alias, decision.action, state.reason)
+            verified = False
+            if state.verified is None and self._live(alias):
+                state, verified = self._mark_verified(alias, state)
+        return Tick(state, decision.action, gate_error, verified)
+
+    def _mark_verified(self, alias: str, state: State) -> tuple[State, bool]:
+        seen = replace(state, verified=self.host.now())
+        if self.host.apply_rollout(alias, state, seen, None):
+            return seen, True
+        return state, False
+
+    def _live(self, alias: str) -> bool:
+        """Whether the gateway serves the split the database holds for `alias`, polled until
+        verify_timeout_s; without gateway_status_url there is nothing to ask, so yes."""
+        url = self.config.gateway_status_url
+        if url is None:
+            return True
+        wanted = self.host.live_weights().get(alias)
+        deadline = time.monotonic() + self.verify_timeout_s
+        while True:
+            try:
+                answer = requests.get(url, timeout=min(QUERY_TIMEOUT_S, self.verify_timeout_s))
+                if answer.status_code == 200 and answer.json().get(alias) == wanted:
+                    return True
+            except (requests.RequestException, ValueError, AttributeError):
+                pass
+            if time.monotonic() >= deadline or self._stopping.wait(self.poll_s):
+                return False
+
+    # --- the thread -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hx-rollout", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        due = dict.fromkeys(self.canaries, 0.0)
+        while not self._stopping.is_set():
+            ready = [a for a, at in due.items() if at <= time.monotonic()]
+            for alias in ready:
+                due[alias] = time.monotonic() + self.canaries[alias].interval_s
+                try:
+                    self.tick(aliases=[alias])
+                except Exception as exc:  # the thread must outlive a database that is down for a while
+                    log.warning("rollout of %s: the check failed, retrying next interval: %s", alias, exc)
+            self._stopping.wait(max(0.0, min(due.values()) - time.monotonic()))
