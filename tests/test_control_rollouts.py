@@ -149,6 +149,15 @@ class Host:
         with TestClient(create_app(self.config, self.control)) as client:
             return client.get("/metrics").text
 
+    def page(self, role: str = "readonly", tenant: str = "viewer") -> str:
+        """The operator's page as the gateway passes a browser's request on."""
+        headers = {"Host": "hx.test", "X-Forwarded-Proto": "https", contract.TENANT_HEADER: tenant,
+                   contract.ROLE_HEADER: role, contract.KEY_ID_HEADER: "k0000001"}  # fmt: skip
+        with TestClient(create_app(self.config, self.control)) as client:
+            answer = client.get(contract.UI_PREFIX, headers=headers, follow_redirects=False)
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
     def close(self) -> None:
         self.status.close()
 
@@ -202,6 +211,9 @@ def test_a_gate_failing_failed_checks_times_rolls_back_to_the_specs_split(host, 
     assert 'hx_control_rollout_phase{canary="large",phase="progressing",route="chat",version="2"} 0.0' in metrics
     assert 'hx_control_rollout_canary_weight{canary="large",route="chat"} 0.0' in metrics
     assert 'hx_control_rollout_failed_checks{route="chat"} 2.0' in metrics
+    page = host.page()
+    assert 'id="rollouts"' in page and "rolled back" in page and "errors_above_stable" in page
+    assert 'id="rollouts"' not in host.page("user", "acme")  # a user may not read rollouts
     prometheus.failing = []
     assert host.tick(1000).action is None and host.weights == [["chat-small", 100]]  # terminal until restarted
 
