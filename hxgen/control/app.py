@@ -80,8 +80,8 @@ def api() -> FastAPI:
     app = FastAPI(
         title="hx-control",
         version=contract.VERSION,
-        description="The management API of an hx host: tenants, keys, models, routes, canary rollouts, usage, alerts and the "
-        "audit log, behind the gateway's API keys and roles.",
+        description="The management API of an hx host: tenants, keys, models, routes, canary rollouts, usage, "
+        "alerts and the audit log, behind the gateway's API keys and roles.",
         openapi_url=f"{contract.API_PREFIX}/openapi.json",
         docs_url=None,  # no Swagger UI: it loads its scripts from a CDN
         redoc_url=None,
