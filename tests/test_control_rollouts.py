@@ -327,3 +327,16 @@ def test_the_service_starts_the_rollout_thread_and_stops_it(host, prometheus):
             threading.Event().wait(0.1)
         assert shown and shown[0]["alias"] == "chat" and shown[0]["phase"] == "progressing", shown
         assert "hx_control_rollout_step" in requests.get(f"{running.url}/metrics", timeout=10).text
+
+
+def test_the_rollout_thread_checks_on_its_own_and_stops_when_asked(host):
+    host.rollouts.start()
+    try:
+        for _ in range(100):
+            if host.control.stored_rollout("chat") is not None:
+                break
+            threading.Event().wait(0.1)
+        assert host.control.stored_rollout("chat").phase == "progressing"
+    finally:
+        host.rollouts.stop(timeout_s=10)
+    assert not host.rollouts._thread.is_alive()
