@@ -104,7 +104,7 @@ def decide(state: State | None, seen: Observation | None, now: dt.datetime, cana
     if state.phase == "waiting" or not _step_done(state, seen, now, canary):
         return Decision(held, None)
     if state.step == len(canary.steps_percent) - 1:
-        return Decision(_succeeded(held, now), contract.AUDIT_ROLLOUT_SUCCEEDED)
+        return Decision(_succeeded(held), contract.AUDIT_ROLLOUT_SUCCEEDED)
     if canary.promotion == "manual":
         reason = f"step {state.step + 1} held at {canary.steps_percent[state.step]} %: waiting for a promotion"
         # no audit action of its own (the weights stay): the promotion that ends the wait is audited
@@ -115,14 +115,14 @@ def decide(state: State | None, seen: Observation | None, now: dt.datetime, cana
 def advanced(state: State, now: dt.datetime, canary: Canary, why: str) -> State:
     """The next step (or succeeded from the last), unverified: its split is not live yet."""
     if state.step >= len(canary.steps_percent) - 1:
-        return _succeeded(state, now)
+        return _succeeded(state)
     step = state.step + 1
     reason = f"{why}: step {step + 1} of {len(canary.steps_percent)} at {canary.steps_percent[step]} %"
     return replace(state, phase="progressing", step=step, step_started=now, failed_checks=0, checks={},
                    reason=reason, verified=None)  # fmt: skip
 
 
-def _succeeded(state: State, now: dt.datetime) -> State:
+def _succeeded(state: State) -> State:
     # the last step's weights are already live, so its verification stands
     return replace(state, phase="succeeded", failed_checks=0, checks={},
                    reason="every step held: the canary takes all the traffic")  # fmt: skip
@@ -148,7 +148,7 @@ def _failed(state: State, seen: Observation, now: dt.datetime, canary: Canary) -
 
 
 def failure_text(seen: Observation) -> str:
-    """'errors_above_stable, down (canary error ratio 0.31, stable 0.01)'."""
+    """'down, errors_above_stable (canary error ratio 0.31, stable error ratio 0.01)'."""
     text = ", ".join(sorted(seen.failing))
     if seen.evidence:
         text += " (" + ", ".join(f"{k} {_number(v)}" for k, v in sorted(seen.evidence.items())) + ")"
