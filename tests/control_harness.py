@@ -171,7 +171,7 @@ def sql(cluster: PgCluster, statement: str, params: tuple = ()) -> list[tuple]:
 
 def reset(cluster: PgCluster) -> None:
     """An empty schema between tests that share a cluster."""
-    sql(cluster, f"TRUNCATE {contract.KEYS_TABLE}, {contract.ROUTE_WEIGHTS_TABLE}")
+    sql(cluster, f"TRUNCATE {contract.KEYS_TABLE}, {contract.ROUTE_WEIGHTS_TABLE}, {contract.ROLLOUTS_TABLE}")
 
 
 @dataclass

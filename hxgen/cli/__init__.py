@@ -6,8 +6,8 @@ Exit codes:
   2  the command could not run: bad arguments, or the spec file cannot be read
   3  --check found generated files that differ from what the spec renders
   4  a data source or host could not be read or reached (hxgen report: Prometheus or PostgreSQL;
-     hxgen keys --host: the gateway, its TLS certificate, or hx-control behind it)
-  5  the host refused the API key, or its role may not do that (hxgen keys --host)
+     hxgen keys|rollout --host: the gateway, its TLS certificate, or hx-control behind it)
+  5  the host refused the API key, or its role may not do that (hxgen keys|rollout --host)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .common import EXIT_INVALID, EXIT_OK, EXIT_STALE, EXIT_USAGE, usage
 from .keys import add_keys_commands
 from .render import add_render_command
 from .report import add_report_command
+from .rollout import add_rollout_commands
 from .schema import add_schema_command
 from .tls import add_tls_commands
 from .validate import add_validate_command
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     add_render_command(sub)
     add_schema_command(sub)
     add_keys_commands(sub)
+    add_rollout_commands(sub)
     add_analyze_commands(sub)
     add_tls_commands(sub)
     add_audit_commands(sub)

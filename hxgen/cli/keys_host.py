@@ -157,6 +157,12 @@ class _Context:
     what: str
     """What the call does, for the messages: 'create a key for tenant acme'."""
     not_found_hint: str | None = None
+    conflict_hint: str | None = None
+    """For a 409; a key's by default."""
+
+
+Context = _Context
+"""For the other --host commands (hxgen rollout)."""
 
 
 def call(operation: Any, host: Host, context: _Context, **kwargs: Any) -> Any:
@@ -209,8 +215,8 @@ def _refused(status: int, detail: str, context: _Context) -> HostFailed:
     if status == 404:
         return HostFailed(message, context.not_found_hint, EXIT_INVALID)
     if status == 409:
-        return HostFailed(message, "a revoked or expired key cannot be rotated or revoked again; "
-                          "`hxgen keys list --host URL` shows its status", EXIT_INVALID)  # fmt: skip
+        return HostFailed(message, context.conflict_hint or "a revoked or expired key cannot be rotated or revoked "
+                          "again; `hxgen keys list --host URL` shows its status", EXIT_INVALID)  # fmt: skip
     if status in (400, 422):
         return HostFailed(message, None, EXIT_USAGE)
     if status >= 500:

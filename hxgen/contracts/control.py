@@ -68,6 +68,8 @@ SCHEMA = "hx_control"
 KEYS_TABLE = f"{SCHEMA}.api_keys"
 ROUTE_WEIGHTS_TABLE = f"{SCHEMA}.route_weights"
 MIGRATIONS_TABLE = f"{SCHEMA}.schema_migrations"
+ROLLOUTS_TABLE = f"{SCHEMA}.rollouts"
+"""One row per route under a canary rollout (hxgen.control.rollout.State)."""
 ORIGIN_INVENTORY = "inventory"
 """A key from the controller's inventory/api-keys.yml, added by `hx-control sync`."""
 ORIGIN_CONTROL = "control"
@@ -106,6 +108,8 @@ _OPERATOR = frozenset(
         "usage:read:all",
         "alerts:read",
         "audit:read",
+        "rollouts:read",
+        "rollouts:write",
     }
 )
 """Those who watch and run the host: everything but making keys, which only admins do."""
@@ -115,7 +119,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user": frozenset(
         {"tenants:read:own", "keys:read:own", "keys:rotate:own", "keys:revoke:own", "models:read", "usage:read:own"}
     ),
-    "readonly": frozenset({"tenants:read:own", "keys:read:own", "models:read"}),
+    "readonly": frozenset({"tenants:read:own", "keys:read:own", "models:read", "rollouts:read"}),
 }
 
 # --- the audit log ------------------------------------------------------------------------------
@@ -124,6 +128,15 @@ AUDIT_KEY_ROTATED = "key-rotated"
 AUDIT_KEY_REVOKED = "key-revoked"
 AUDIT_KEYS_SYNCED = "keys-synced"
 AUDIT_ROUTE_WEIGHTS = "route-weights-set"
+AUDIT_ROLLOUT_STARTED = "rollout-started"
+AUDIT_ROLLOUT_ADVANCED = "rollout-advanced"
+AUDIT_ROLLOUT_ROLLED_BACK = "rollout-rolled-back"
+AUDIT_ROLLOUT_SUCCEEDED = "rollout-succeeded"
+AUDIT_ROLLOUT_PROMOTED = "rollout-promoted"
+"""Manual: the actor is the caller (hxgen rollout promote); the others' actor is ROLLOUT_ACTOR."""
+AUDIT_ROLLOUT_RESTARTED = "rollout-restarted"
+ROLLOUT_ACTOR = "hx-rollout"
+"""The actor of the rollout controller's own transitions (hxgen.control.rollout)."""
 
 # --- limits -------------------------------------------------------------------------------------
 GRAPHQL_MAX_DEPTH = 8

@@ -4,16 +4,17 @@ Prometheus and GET /healthz for the role's health check (hx-control listens on l
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..contracts import control as contract
 from ..contracts.control_config import ServiceConfig
-from . import database, graphql, rest, ui
+from . import database, graphql, rest, rollout, ui
 from .model import Control, ControlError, Unavailable
 from .service import HostControl
 
@@ -37,6 +38,37 @@ class Metrics:
         for action in (contract.AUDIT_KEY_CREATED, contract.AUDIT_KEY_ROTATED, contract.AUDIT_KEY_REVOKED,
                        contract.AUDIT_KEYS_SYNCED, contract.AUDIT_ROUTE_WEIGHTS):  # fmt: skip
             self.mutations.labels(action)
+        self._rollout_metrics()
+
+    def _rollout_metrics(self) -> None:
+        r = self.registry
+        self.rollout_phase = Gauge(
+            "hx_control_rollout_phase", "1 for the phase a route's canary rollout is in, 0 for the others.",
+            ["route", "canary", "version", "phase"], registry=r,
+        )  # fmt: skip
+        self.rollout_weight = Gauge(
+            "hx_control_rollout_canary_weight", "The canary's percent of the route's requests.", ["route", "canary"],
+            registry=r,
+        )  # fmt: skip
+        self.rollout_step = Gauge("hx_control_rollout_step", "The rollout's step, from 1.", ["route"], registry=r)
+        self.rollout_failed = Gauge(
+            "hx_control_rollout_failed_checks", "Consecutive checks whose gate failed.", ["route"], registry=r
+        )
+        self.gate_errors = Counter(
+            "hx_control_rollout_gate_errors_total", "Checks that could not ask Prometheus (neither pass nor fail).",
+            ["route"], registry=r,
+        )  # fmt: skip
+
+    def refresh_rollouts(self, rollouts: list) -> None:
+        """Set the rollout gauges from the database's rows (on each scrape), dropping gone routes."""
+        for gauge in (self.rollout_phase, self.rollout_weight, self.rollout_step, self.rollout_failed):
+            gauge.clear()
+        for x in rollouts:
+            for phase in rollout.PHASES:
+                self.rollout_phase.labels(x.alias, x.canary, x.version, phase).set(1 if phase == x.phase else 0)
+            self.rollout_weight.labels(x.alias, x.canary).set(x.canary_weight)
+            self.rollout_step.labels(x.alias).set(x.step)
+            self.rollout_failed.labels(x.alias).set(x.failed_checks)
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -48,8 +80,8 @@ def api() -> FastAPI:
     app = FastAPI(
         title="hx-control",
         version=contract.VERSION,
-        description="The management API of an hx host: tenants, keys, models, routes, usage, alerts and the "
-        "audit log, behind the gateway's API keys and roles.",
+        description="The management API of an hx host: tenants, keys, models, routes, canary rollouts, usage, "
+        "alerts and the audit log, behind the gateway's API keys and roles.",
         openapi_url=f"{contract.API_PREFIX}/openapi.json",
         docs_url=None,  # no Swagger UI: it loads its scripts from a CDN
         redoc_url=None,
@@ -126,6 +158,11 @@ def _service_routes(app: FastAPI, config: ServiceConfig, metrics: Metrics) -> No
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
+        host = app.state.control
+        if isinstance(host, HostControl) and any(r.canary for r in config.routes.values()):
+            # PostgreSQL down: the last values stay, and /healthz says why
+            with contextlib.suppress(Unavailable):
+                metrics.refresh_rollouts(host.all_rollouts())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)

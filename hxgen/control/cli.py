@@ -147,10 +147,31 @@ def _serve(args: argparse.Namespace, cfg: ServiceConfig) -> int:
         app.state.control.write_state()
     except Unavailable as exc:  # serve anyway: reads answer, and the next change writes the files
         print(f"hx-control serve: warning: {exc.message}", file=sys.stderr)
+    rollouts = _rollouts(app, cfg)
     print(f"hx-control: serving on {cfg.listen.address}:{cfg.listen.port}", flush=True)
-    uvicorn.run(app, host=cfg.listen.address, port=cfg.listen.port, workers=1, log_level="warning",
-                access_log=False, proxy_headers=False, server_header=False)  # fmt: skip
+    try:
+        uvicorn.run(app, host=cfg.listen.address, port=cfg.listen.port, workers=1, log_level="warning",
+                    access_log=False, proxy_headers=False, server_header=False)  # fmt: skip
+    finally:
+        if rollouts is not None:
+            rollouts.stop()
     return EXIT_OK
+
+
+def _rollouts(app, cfg: ServiceConfig):
+    """The canary rollouts' thread (hxgen.control.rollout), when some route has a canary and
+    prometheus_url says where its gate is; None otherwise."""
+    from .rollout import Rollouts
+
+    if not Rollouts.wanted(cfg):
+        if any(r.canary for r in cfg.routes.values()):
+            print("hx-control serve: warning: a route has a canary but prometheus_url is not set: no rollout runs",
+                  file=sys.stderr)  # fmt: skip
+        return None
+    metrics = app.state.metrics
+    rollouts = Rollouts(app.state.control, on_gate_error=lambda alias: metrics.gate_errors.labels(alias).inc())
+    rollouts.start()
+    return rollouts
 
 
 if __name__ == "__main__":

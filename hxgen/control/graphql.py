@@ -279,6 +279,32 @@ class AuditRecord:
     detail: JSON
 
 
+@strawberry.type(description="A route's canary rollout.")
+class Rollout:
+    alias: str
+    canary: str = strawberry.field(description="The variant under test (its hx.yaml model name).")
+    version: str = strawberry.field(description="The canary's version this rollout is of.")
+    phase: str = strawberry.field(description="progressing, waiting, succeeded or rolled_back.")
+    step: int = strawberry.field(description="The current step, from 1.")
+    steps: int
+    steps_percent: list[int]
+    canary_weight: int = strawberry.field(description="The canary's percent of the route's requests.")
+    promotion: str = strawberry.field(description="auto or manual.")
+    failed_checks: int = strawberry.field(description="Consecutive checks whose gate failed.")
+    failed_checks_limit: int
+    checks: JSON = strawberry.field(description="The failing checks of the last check and the evidence.")
+    reason: str
+    since: dt.datetime = strawberry.field(description="When the current step (or the rollback) began.")
+    verified: dt.datetime | None = strawberry.field(description="When the gateway served this split; null: not yet.")
+    changed: dt.datetime
+    changed_by: str
+    current: bool = strawberry.field(description="false when the configured canary is another version.")
+
+    @classmethod
+    def of(cls, r: m.Rollout) -> Rollout:
+        return cls(**vars(r))
+
+
 def _period(period: UsagePeriod | None, start: dt.datetime | None, end: dt.datetime | None):
     if period is None or period is UsagePeriod.TODAY:
         return start, end
@@ -341,6 +367,14 @@ class Query:
     async def audit(self, info: Info, limit: int = 50, action: str | None = None) -> list[AuditRecord]:
         return [AuditRecord(**vars(r)) for r in await _ask(info, "audit", limit, action)]
 
+    @strawberry.field(description="The canary rollouts, by route.")
+    async def rollouts(self, info: Info) -> list[Rollout]:
+        return [Rollout.of(r) for r in await _ask(info, "rollouts")]
+
+    @strawberry.field(description="One route's canary rollout.")
+    async def rollout(self, info: Info, alias: str) -> Rollout:
+        return Rollout.of(await _ask(info, "rollout", alias))
+
 
 @strawberry.type
 class Mutation:
@@ -364,6 +398,14 @@ class Mutation:
     async def set_route_weights(self, info: Info, alias: str, split: list[WeightInput]) -> Route:
         weights = [m.Weight(w.model, w.weight) for w in split]
         return Route.of(await _ask(info, "set_route_weights", alias, weights))
+
+    @strawberry.mutation(description="A rollout's next step now (waiting or progressing); CONFLICT when it is done.")
+    async def promote_rollout(self, info: Info, alias: str) -> Rollout:
+        return Rollout.of(await _ask(info, "promote_rollout", alias))
+
+    @strawberry.mutation(description="Start a rolled-back rollout again at its first step; CONFLICT otherwise.")
+    async def restart_rollout(self, info: Info, alias: str) -> Rollout:
+        return Rollout.of(await _ask(info, "restart_rollout", alias))
 
 
 # --- the schema ---------------------------------------------------------------------------------

@@ -132,6 +132,36 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """A route's canary rollout (hxgen.control.rollout) as the API shows it."""
+
+    alias: str
+    canary: str
+    version: str
+    phase: str
+    """progressing, waiting, succeeded or rolled_back."""
+    step: int
+    """1-based: step `step` of `steps`."""
+    steps: int
+    steps_percent: list[int]
+    canary_weight: int
+    """The canary's weight in the split this state puts on the gateway."""
+    promotion: str
+    failed_checks: int
+    failed_checks_limit: int
+    checks: dict[str, Any]
+    reason: str
+    since: dt.datetime
+    """When the current step (or the rollback) began."""
+    verified: dt.datetime | None
+    """When the gateway was seen serving this split; null: not yet."""
+    changed: dt.datetime
+    changed_by: str
+    current: bool
+    """False when the configuration's canary is another (model, version): the next check starts it."""
+
+
+@dataclass(frozen=True)
 class UsageRow:
     tenant: str
     model: str
@@ -224,3 +254,19 @@ class Control(Protocol):
     def alerts(self, caller: Caller) -> list[Alert]: ...
 
     def audit(self, caller: Caller, limit: int = 50, action: str | None = None) -> list[AuditRecord]: ...
+
+    def rollouts(self, caller: Caller) -> list[Rollout]:
+        """The rollouts of the routes that have a canary, by alias."""
+        ...
+
+    def rollout(self, caller: Caller, alias: str) -> Rollout:
+        """NotFound for a route without a canary, or one whose rollout has not started yet."""
+        ...
+
+    def promote_rollout(self, caller: Caller, alias: str) -> Rollout:
+        """The next step now (progressing or waiting); Conflict in a terminal phase."""
+        ...
+
+    def restart_rollout(self, caller: Caller, alias: str) -> Rollout:
+        """Start again at the first step (rolled_back only); Conflict otherwise."""
+        ...

@@ -169,6 +169,31 @@ class AuditRecordOut(_Out):
     detail: dict[str, Any]
 
 
+class RolloutOut(_Out):
+    alias: str = Field(description="The route.")
+    canary: str = Field(description="The variant under test (its hx.yaml model name).")
+    version: str = Field(description="The canary's models[].version this rollout is of.")
+    phase: str = Field(description="progressing (at a step), waiting (the step held; promotion is manual), "
+                       "succeeded (the canary takes all the traffic) or rolled_back (the spec's split).")  # fmt: skip
+    step: int = Field(description="The current step, from 1.")
+    steps: int = Field(description="How many steps there are.")
+    steps_percent: list[int] = Field(description="The canary's weight at each step.")
+    canary_weight: int = Field(description="The canary's percent of the route's requests in this state.")
+    promotion: str = Field(description="auto, or manual (each held step waits for a promotion).")
+    failed_checks: int = Field(description="Consecutive checks whose gate failed.")
+    failed_checks_limit: int = Field(description="This many failing checks in a row roll back.")
+    checks: dict[str, Any] = Field(description="The failing checks of the last check, their values and the "
+                                   "evidence; {} when the gate held.")  # fmt: skip
+    reason: str = Field(description="Why the rollout is where it is.")
+    since: dt.datetime = Field(description="When the current step (or the rollback) began.")
+    verified: dt.datetime | None = Field(description="When the gateway was seen serving this split; null: not "
+                                         "yet (a step counts only once it is).")  # fmt: skip
+    changed: dt.datetime
+    changed_by: str = Field(description="hx-rollout (the controller), or <tenant>/<key id> for a promotion or restart.")
+    current: bool = Field(description="false when the configuration's canary is another model or version: the "
+                          "next check starts its rollout.")  # fmt: skip
+
+
 class CreateKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant: str
@@ -205,8 +230,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "The request is invalid; the message says what to change."),
         (401, "No verified caller: call through the gateway with an API key."),
         (403, "The caller's role may not do this, or not for that tenant."),
-        (404, "No such tenant, key or route."),
-        (409, "The key is revoked or expired already."),
+        (404, "No such tenant, key or route; or the route has no canary, or its rollout has not started."),
+        (409, "The key is revoked or expired already; or the rollout is not in a phase that allows this."),
         (503, "A part the answer needs is down or off (PostgreSQL, Alertmanager, usage, the audit log)."),
     )
 }
@@ -319,3 +344,29 @@ def list_audit_records(
 ) -> Any:
     """The newest audit records, newest first."""
     return c.audit(who, limit, action)
+
+
+@router.get("/rollouts", operation_id="list_rollouts", response_model=list[RolloutOut])
+def list_rollouts(who: Who, c: Ctl) -> Any:
+    """The canary rollouts of the routes that have a canary, by route."""
+    return c.rollouts(who)
+
+
+@router.get("/rollouts/{alias}", operation_id="get_rollout", response_model=RolloutOut)
+def get_rollout(alias: str, who: Who, c: Ctl) -> Any:
+    """One route's rollout: phase, step, the canary's weight, failed checks, whether it is verified."""
+    return c.rollout(who, alias)
+
+
+@router.post("/rollouts/{alias}/promote", operation_id="promote_rollout", response_model=RolloutOut)
+def promote_rollout(alias: str, who: Who, c: Ctl) -> Any:
+    """The next step now: from waiting (manual promotion), or from progressing, skipping the rest of
+    the step's minimums; from the last step, succeeded. 409 when succeeded or rolled back."""
+    return c.promote_rollout(who, alias)
+
+
+@router.post("/rollouts/{alias}/restart", operation_id="restart_rollout", response_model=RolloutOut)
+def restart_rollout(alias: str, who: Who, c: Ctl) -> Any:
+    """Start a rolled-back rollout again at its first step. 409 otherwise (a running rollout runs
+    already; a succeeded one is done, and a new version of the canary starts its own)."""
+    return c.restart_rollout(who, alias)

@@ -11,6 +11,7 @@ it and create another."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from ..contracts import control as contract
 from ..contracts.control_config import ServiceConfig
 from ..keys import hash_key, new_key
-from . import database, gateway_state, observe, rbac, store, sync
+from . import database, gateway_state, observe, rbac, rollout, store, sync
 from .audit import SYNC_ACTOR, Audit, actor
 from .model import (
     Alert,
@@ -32,6 +33,7 @@ from .model import (
     NewKey,
     NotFound,
     Quota,
+    Rollout,
     Route,
     Tenant,
     Unavailable,
@@ -208,6 +210,7 @@ class HostControl:
         ordered = _bounded(alias, [t.model for t in route.split], split)
         now = self.now()
         with database.mutating(self.config) as conn:
+            self._no_rollout_running(conn, alias)
             before = self._route(alias, store.weights(conn).get(alias))
             store.replace_weights(conn, alias, ordered, now, actor(caller))
             detail = {
@@ -219,6 +222,144 @@ class HostControl:
             after = self._route(alias, store.weights(conn).get(alias))
         self._publish(contract.AUDIT_ROUTE_WEIGHTS)
         return after
+
+    def _no_rollout_running(self, conn, alias: str) -> None:
+        """A running rollout owns its route's weights: the next step would overwrite a change."""
+        canary = self.config.routes[alias].canary
+        found = store.rollout(conn, alias) if canary else None
+        if found and found.state.phase not in rollout.TERMINAL and _current(found.state, canary):
+            raise Conflict(
+                f"route {alias}: a canary rollout of {canary.model} is {found.state.phase}, and it sets the weights; "
+                "promote it, or wait until it succeeds or rolls back"
+            )
+
+    # --- canary rollouts (hxgen.control.rollout) ---------------------------------------------
+    def rollouts(self, caller: Caller) -> list[Rollout]:
+        rbac.scope(caller, "rollouts:read")
+        return self.all_rollouts()
+
+    def all_rollouts(self) -> list[Rollout]:
+        """Without RBAC, for the service's metrics: the rows of the routes that have a canary."""
+        with database.reading(self.config) as conn:
+            found = store.rollouts(conn)
+        return [self._rollout(a, r) for a, r in sorted(found.items()) if self._has_canary(a)]
+
+    def stored_rollout(self, alias: str) -> rollout.State | None:
+        with database.reading(self.config) as conn:
+            found = store.rollout(conn, alias)
+        return found.state if found else None
+
+    def live_weights(self) -> dict:
+        """The route weights the gateway should be serving (gateway_state.route_weights), parsed."""
+        with database.reading(self.config) as conn:
+            return json.loads(gateway_state.route_weights(self.config, store.weights(conn)))
+
+    def rollout(self, caller: Caller, alias: str) -> Rollout:
+        rbac.scope(caller, "rollouts:read")
+        self._canary(alias)
+        with database.reading(self.config) as conn:
+            found = store.rollout(conn, alias)
+        if found is None:
+            raise NotFound(f"route {alias}: its rollout has not started yet; hx-control starts it at its next check")
+        return self._rollout(alias, found)
+
+    def promote_rollout(self, caller: Caller, alias: str) -> Rollout:
+        """The next step now, from waiting or progressing (an operator may skip the rest of a
+        step's minimums); from the last step, succeeded. Conflict in a terminal phase."""
+        rbac.scope(caller, "rollouts:write")
+        canary = self._canary(alias)
+        who, now = actor(caller), self.now()
+        with database.mutating(self.config) as conn:
+            before = self._changeable(conn, alias, canary, ("progressing", "waiting"), "promoted")
+            after = rollout.advanced(before, now, canary, f"promoted by {who}")
+            self._transition(conn, alias, before, after, who, contract.AUDIT_ROLLOUT_PROMOTED, now)
+        self._publish(contract.AUDIT_ROLLOUT_PROMOTED)
+        return self._rollout(alias, store.StoredRollout(after, now, who))
+
+    def restart_rollout(self, caller: Caller, alias: str) -> Rollout:
+        """Start a rolled-back rollout again at its first step. Conflict otherwise: a running one
+        runs already, and a succeeded one is done (a new version of the canary starts anew)."""
+        rbac.scope(caller, "rollouts:write")
+        canary = self._canary(alias)
+        who, now = actor(caller), self.now()
+        with database.mutating(self.config) as conn:
+            before = self._changeable(conn, alias, canary, ("rolled_back",), "restarted")
+            after = rollout.started(canary, now, f"restarted by {who} at {canary.steps_percent[0]} %")
+            self._transition(conn, alias, before, after, who, contract.AUDIT_ROLLOUT_RESTARTED, now)
+        self._publish(contract.AUDIT_ROLLOUT_RESTARTED)
+        return self._rollout(alias, store.StoredRollout(after, now, who))
+
+    def apply_rollout(
+        self, alias: str, expected: rollout.State | None, after: rollout.State, action: str | None
+    ) -> bool:
+        """The controller's own change (actor contract.ROLLOUT_ACTOR, no RBAC): with an action, the
+        weights, the row and one audit record in one transaction, then the gateway's files; without
+        one, the row alone. False, and nothing done, when the row is no longer `expected` (a
+        promotion or restart came first: the next check decides again)."""
+        now = self.now()
+        with database.mutating(self.config) as conn:
+            found = store.rollout(conn, alias, for_update=True)
+            if (found.state if found else None) != expected:
+                return False
+            if action is None:
+                store.save_rollout(conn, alias, after, now, contract.ROLLOUT_ACTOR)
+                return True
+            self._transition(conn, alias, expected, after, contract.ROLLOUT_ACTOR, action, now)
+        self._publish(action)
+        return True
+
+    def _transition(self, conn, alias: str, before: rollout.State | None, after: rollout.State, who: str,
+                    action: str, now: dt.datetime) -> None:  # fmt: skip
+        route = self.config.routes[alias]
+        previous = gateway_state.live_split(route, store.weights(conn).get(alias))
+        split = rollout.weights(route, after)
+        store.replace_weights(conn, alias, split, now, who)
+        store.save_rollout(conn, alias, after, now, who)
+        detail = {
+            "alias": alias, "canary": after.canary, "version": after.version, "phase": after.phase,
+            "step": after.step + 1, "from_phase": before.phase if before else None,
+            "split": [[w.model, w.weight] for w in split], "previous": [[w.model, w.weight] for w in previous],
+            "reason": after.reason, "checks": after.checks,
+        }  # fmt: skip
+        self.audit_log.append(who, action, detail)
+
+    def _changeable(self, conn, alias: str, canary, phases: tuple[str, ...], what: str) -> rollout.State:
+        found = store.rollout(conn, alias, for_update=True)
+        if found is None:
+            raise Conflict(f"route {alias}: its rollout has not started yet, so it cannot be {what}")
+        if not _current(found.state, canary):
+            raise Conflict(
+                f"route {alias}: the rollout is of {found.state.canary} {found.state.version}, but the canary is now "
+                f"{canary.model} {canary.version}; hx-control starts its rollout at the next check"
+            )
+        if found.state.phase not in phases:
+            raise Conflict(
+                f"route {alias}: the rollout is {found.state.phase}; only a rollout that is {' or '.join(phases)} "
+                f"can be {what}"
+            )
+        return found.state
+
+    def _has_canary(self, alias: str) -> bool:
+        route = self.config.routes.get(alias)
+        return route is not None and route.canary is not None
+
+    def _canary(self, alias: str):
+        if not self._has_canary(alias):
+            with_canary = sorted(a for a in self.config.routes if self._has_canary(a))
+            raise NotFound(f"route {alias!r} has no canary; the routes with one are {', '.join(with_canary) or 'none'}")
+        return self.config.routes[alias].canary
+
+    def _rollout(self, alias: str, stored: store.StoredRollout) -> Rollout:
+        route, s = self.config.routes[alias], stored.state
+        canary = route.canary
+        weight = {w.model: w.weight for w in rollout.weights(route, s)}.get(s.canary, 0)
+        return Rollout(
+            alias=alias, canary=s.canary, version=s.version, phase=s.phase, step=s.step + 1,
+            steps=len(canary.steps_percent), steps_percent=list(canary.steps_percent), canary_weight=weight,
+            promotion=canary.promotion, failed_checks=s.failed_checks, failed_checks_limit=canary.failed_checks,
+            checks=s.checks, reason=s.reason, since=s.step_started, verified=s.verified, changed=stored.changed,
+            changed_by=stored.changed_by, current=_current(s, canary),
+        )  # fmt: skip
 
     # --- usage, quotas, alerts, audit --------------------------------------------------------
     def usage(
@@ -294,6 +435,10 @@ class _DryRun(Exception):
     def __init__(self, summary: sync.Summary) -> None:
         super().__init__("dry run")
         self.summary = summary
+
+
+def _current(state: rollout.State, canary) -> bool:
+    return (state.canary, state.version) == (canary.model, canary.version)
 
 
 def _bounded(alias: str, variants: list[str], split: list[Weight]) -> list[Weight]:

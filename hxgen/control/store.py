@@ -1,4 +1,4 @@
-"""The keys and the live route weights in PostgreSQL (hxgen.contracts.control.SCHEMA). Functions
+"""The keys, the live route weights and the rollouts in PostgreSQL (hxgen.contracts.control.SCHEMA). Functions
 over a connection the caller holds in a transaction (hxgen.control.database.mutating for
 changes), so a change and its audit record commit together or not at all."""
 
@@ -8,9 +8,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ..contracts import control as contract
 from .model import ApiKey, Weight
+from .rollout import State
 
 KEY_COLUMNS = "id, tenant, created, expires, revoked, note, origin, replaces, sha256"
 
@@ -105,3 +107,40 @@ def replace_weights(
 def delete_routes(conn: psycopg.Connection, aliases: list[str]) -> None:
     if aliases:
         conn.execute(f"DELETE FROM {contract.ROUTE_WEIGHTS_TABLE} WHERE alias = ANY(%s)", (aliases,))
+
+
+# --- rollouts -----------------------------------------------------------------------------------
+ROLLOUT_COLUMNS = "canary, version, phase, step, step_started, failed_checks, checks, reason, verified"
+
+
+@dataclass(frozen=True)
+class StoredRollout:
+    state: State
+    changed: dt.datetime
+    changed_by: str
+
+
+def rollouts(conn: psycopg.Connection) -> dict[str, StoredRollout]:
+    rows = conn.execute(
+        f"SELECT alias, {ROLLOUT_COLUMNS}, changed, changed_by FROM {contract.ROLLOUTS_TABLE} ORDER BY alias"
+    ).fetchall()
+    return {r[0]: StoredRollout(State(*r[1:10]), r[10], r[11]) for r in rows}
+
+
+def rollout(conn: psycopg.Connection, alias: str, for_update: bool = False) -> StoredRollout | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = conn.execute(
+        f"SELECT {ROLLOUT_COLUMNS}, changed, changed_by FROM {contract.ROLLOUTS_TABLE} WHERE alias = %s{lock}",
+        (alias,),
+    ).fetchone()
+    return StoredRollout(State(*row[:9]), row[9], row[10]) if row else None
+
+
+def save_rollout(conn: psycopg.Connection, alias: str, s: State, when: dt.datetime, changed_by: str) -> None:
+    conn.execute(
+        f"INSERT INTO {contract.ROLLOUTS_TABLE} (alias, {ROLLOUT_COLUMNS}, changed, changed_by) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (alias) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in [*ROLLOUT_COLUMNS.split(", "), "changed", "changed_by"]),
+        (alias, s.canary, s.version, s.phase, s.step, s.step_started, s.failed_checks, Jsonb(s.checks), s.reason,
+         s.verified, when, changed_by),
+    )  # fmt: skip

@@ -122,6 +122,7 @@ def glance(control: m.Control, caller: m.Caller) -> dict[str, Any]:
     return {
         "models": Section(lambda: control.models(caller)),
         "routes": Section(lambda: control.routes(caller)),
+        "rollouts": Section(lambda: control.rollouts(caller)),
         "tenants": Section(lambda: control.tenants(caller)),
         "quotas": Section(lambda: {q.tenant: q for q in control.quotas(caller)}),
         "keys": Section(lambda: [(k, k.status(now)) for k in control.keys(caller)]),

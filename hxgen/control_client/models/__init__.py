@@ -12,6 +12,8 @@ from .key_out import KeyOut
 from .model_out import ModelOut
 from .new_key_out import NewKeyOut
 from .quota_out import QuotaOut
+from .rollout_out import RolloutOut
+from .rollout_out_checks import RolloutOutChecks
 from .rotate_key_in import RotateKeyIn
 from .route_out import RouteOut
 from .set_weights_in import SetWeightsIn
@@ -35,6 +37,8 @@ __all__ = (
     "ModelOut",
     "NewKeyOut",
     "QuotaOut",
+    "RolloutOut",
+    "RolloutOutChecks",
     "RotateKeyIn",
     "RouteOut",
     "SetWeightsIn",
