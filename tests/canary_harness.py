@@ -123,7 +123,9 @@ class CanaryHost:
     # --- hx-control through the gateway ------------------------------------------------------
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.keys['admin']}"}
-        return requests.request(method, f"{self.staged.http_url}/admin/api/v1{path}", headers=headers, timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.staged.http_url}/admin/api/v1{path}", headers=headers, timeout=30, **kwargs
+        )
 
     def rollout(self) -> dict:
         response = self.api("GET", f"/rollouts/{ROUTE}")
@@ -150,7 +152,16 @@ class CanaryHost:
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         key_file = self.tmp / "admin.key"
         key_file.write_text(self.keys["admin"] + "\n")
-        command = [sys.executable, "-m", "hxgen", *args, "--host", self.staged.http_url, "--api-key-file", str(key_file)]
+        command = [
+            sys.executable,
+            "-m",
+            "hxgen",
+            *args,
+            "--host",
+            self.staged.http_url,
+            "--api-key-file",
+            str(key_file),
+        ]
         return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
@@ -272,7 +283,10 @@ def canary_host(tmp: Path) -> Iterator[CanaryHost]:
                 "prometheus_url": prometheus.url,
                 "gateway_status_url": f"http://127.0.0.1:{staged.status_port}/weights",
             }
-            with _usage(tmp, staged, cluster), serving_behind(staged, tmp / "control", cluster, data, entries) as control:
+            with (
+                _usage(tmp, staged, cluster),
+                serving_behind(staged, tmp / "control", cluster, data, entries) as control,
+            ):
                 yield CanaryHost(tmp, staged, keys, control, prometheus, webhook, started, cache)
             prometheus.stop()
     finally:

@@ -236,6 +236,9 @@ def test_a_holding_gate_advances_through_every_step_and_succeeds(host, prometheu
     assert 'hx_control_rollout_phase{canary="large",phase="succeeded",route="chat",version="2"} 1.0' in host.metrics()
     advanced = [r["detail"]["split"] for r in host.audit() if r["action"] == contract.AUDIT_ROLLOUT_ADVANCED]
     assert advanced == [[["small", 50], ["large", 50]], [["small", 0], ["large", 100]]]
+    # An operator may run the steps again (a fix that kept the version): back to the first step.
+    restarted = host.control.restart_rollout(ADMIN, "chat")
+    assert (restarted.phase, restarted.step, restarted.canary_weight) == ("progressing", 1, 10)
 
 
 def test_too_few_requests_hold_the_step(host, prometheus):

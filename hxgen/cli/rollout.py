@@ -42,7 +42,7 @@ NOT_FOUND_HINT = "`hxgen rollout status --host URL` lists the routes with a roll
 def add_rollout_commands(sub: argparse._SubParsersAction) -> None:
     rollout = sub.add_parser(
         "rollout",
-        help="on a live host: the canary rollouts' status, promote a waiting step, restart a rolled-back one",
+        help="on a live host: the canary rollouts' status, promote a waiting step, restart an ended one",
         description=ROLLOUT_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,7 +67,7 @@ def add_rollout_commands(sub: argparse._SubParsersAction) -> None:
          "Move ALIAS's rollout to its next step now: from waiting (promotion: manual) or from progressing, "
          "skipping the rest of the step's minimums; from the last step it succeeds. Refused (exit 1) when the "
          "rollout succeeded or rolled back. Audited as rollout-promoted, with the key as the actor."),
-        ("restart", "start a rolled-back rollout again at its first step",
+        ("restart", "start an ended (rolled-back or succeeded) rollout again at its first step",
          "Start ALIAS's rolled-back rollout again at its first step. Refused (exit 1) otherwise: a running "
          "rollout runs already, and a succeeded one is done (a new version of the canary starts its own). "
          "Audited as rollout-restarted."),

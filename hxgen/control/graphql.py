@@ -403,7 +403,9 @@ class Mutation:
     async def promote_rollout(self, info: Info, alias: str) -> Rollout:
         return Rollout.of(await _ask(info, "promote_rollout", alias))
 
-    @strawberry.mutation(description="Start a rolled-back rollout again at its first step; CONFLICT otherwise.")
+    @strawberry.mutation(
+        description="Start an ended (rolled-back or succeeded) rollout again at its first step; CONFLICT otherwise."
+    )
     async def restart_rollout(self, info: Info, alias: str) -> Rollout:
         return Rollout.of(await _ask(info, "restart_rollout", alias))
 

@@ -268,5 +268,5 @@ class Control(Protocol):
         ...
 
     def restart_rollout(self, caller: Caller, alias: str) -> Rollout:
-        """Start again at the first step (rolled_back only); Conflict otherwise."""
+        """Start an ended rollout (rolled_back or succeeded) again at the first step; Conflict otherwise."""
         ...

@@ -367,6 +367,6 @@ def promote_rollout(alias: str, who: Who, c: Ctl) -> Any:
 
 @router.post("/rollouts/{alias}/restart", operation_id="restart_rollout", response_model=RolloutOut)
 def restart_rollout(alias: str, who: Who, c: Ctl) -> Any:
-    """Start a rolled-back rollout again at its first step. 409 otherwise (a running rollout runs
-    already; a succeeded one is done, and a new version of the canary starts its own)."""
+    """Start an ended rollout (rolled back, or succeeded) again at its first step. 409 while one
+    runs (progressing or waiting)."""
     return c.restart_rollout(who, alias)

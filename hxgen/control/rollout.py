@@ -10,7 +10,7 @@ verifies the new split on the gateway's status server.
 The phases: progressing (the canary at steps_percent[step]), waiting (the step's gate held and
 promotion is manual: `hxgen rollout promote`), succeeded (the canary at 100 %), rolled_back (the
 spec's split, canary 0). succeeded and rolled_back are terminal: only a new (model, version) of the
-canary, or a restart (rolled_back only), starts again.
+canary, or a restart, starts again.
 
 A step that is not verified yet (the gateway has not loaded its split) may roll back but never
 advances: its minimums would judge traffic that the step's weights did not send."""

@@ -277,13 +277,13 @@ class HostControl:
         return self._rollout(alias, store.StoredRollout(after, now, who))
 
     def restart_rollout(self, caller: Caller, alias: str) -> Rollout:
-        """Start a rolled-back rollout again at its first step. Conflict otherwise: a running one
-        runs already, and a succeeded one is done (a new version of the canary starts anew)."""
+        """Start an ended rollout (rolled back, or succeeded: to run the canary's steps again, after
+        a fix that kept its version) again at its first step. Conflict while one runs."""
         rbac.scope(caller, "rollouts:write")
         canary = self._canary(alias)
         who, now = actor(caller), self.now()
         with database.mutating(self.config) as conn:
-            before = self._changeable(conn, alias, canary, ("rolled_back",), "restarted")
+            before = self._changeable(conn, alias, canary, rollout.TERMINAL, "restarted")
             after = rollout.started(canary, now, f"restarted by {who} at {canary.steps_percent[0]} %")
             self._transition(conn, alias, before, after, who, contract.AUDIT_ROLLOUT_RESTARTED, now)
         self._publish(contract.AUDIT_ROLLOUT_RESTARTED)

@@ -107,8 +107,8 @@ def sync_detailed(
 ) -> Response[ErrorBody | RolloutOut]:
     """ Restart Rollout
 
-     Start a rolled-back rollout again at its first step. 409 otherwise (a running rollout runs
-    already; a succeeded one is done, and a new version of the canary starts its own).
+     Start an ended rollout (rolled back, or succeeded) again at its first step. 409 while one
+    runs (progressing or waiting).
 
     Args:
         alias (str):
@@ -141,8 +141,8 @@ def sync(
 ) -> ErrorBody | RolloutOut | None:
     """ Restart Rollout
 
-     Start a rolled-back rollout again at its first step. 409 otherwise (a running rollout runs
-    already; a succeeded one is done, and a new version of the canary starts its own).
+     Start an ended rollout (rolled back, or succeeded) again at its first step. 409 while one
+    runs (progressing or waiting).
 
     Args:
         alias (str):
@@ -170,8 +170,8 @@ async def asyncio_detailed(
 ) -> Response[ErrorBody | RolloutOut]:
     """ Restart Rollout
 
-     Start a rolled-back rollout again at its first step. 409 otherwise (a running rollout runs
-    already; a succeeded one is done, and a new version of the canary starts its own).
+     Start an ended rollout (rolled back, or succeeded) again at its first step. 409 while one
+    runs (progressing or waiting).
 
     Args:
         alias (str):
@@ -204,8 +204,8 @@ async def asyncio(
 ) -> ErrorBody | RolloutOut | None:
     """ Restart Rollout
 
-     Start a rolled-back rollout again at its first step. 409 otherwise (a running rollout runs
-    already; a succeeded one is done, and a new version of the canary starts its own).
+     Start an ended rollout (rolled back, or succeeded) again at its first step. 409 while one
+    runs (progressing or waiting).
 
     Args:
         alias (str):
