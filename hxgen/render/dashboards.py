@@ -138,8 +138,10 @@ def model_performance(plan: Plan) -> dict[str, Any]:
         ),
         w=12,
     )
+    if plan.canaries:
+        _canary_section(grid, plan)
     for i, m in enumerate(plan.models):
-        grid.row(f"{m.name} ({m.engine}, {m.task}, served as {m.served_name})", collapsed=i > 0)
+        grid.row(f"{m.name} {m.version} ({m.engine}, {m.task}, served as {m.served_name})", collapsed=i > 0)
         for panel in model_panels(m, max_num_seqs=m.max_num_seqs, prefix_caching=m.prefix_caching):
             grid.add(panel)
     return dashboard(
@@ -149,6 +151,44 @@ def model_performance(plan: Plan) -> dict[str, Any]:
         "Per model: traffic, latency against its SLO, engine queue and caches, error budget.",
         grid,
     )
+
+
+def _canary_section(grid: Grid, plan: Plan) -> None:
+    """What hx-control's rollouts did and what their gates saw (docs/canary.md)."""
+    grid.row("Canary rollouts")
+    for c in plan.canaries:
+        sel = f'route="{c.route}"'
+        grid.add(
+            timeseries(
+                f"{c.route}: weight of {c.canary.name} {c.canary.version}",
+                "The canary's live weight (hx_control_rollout_canary_weight): each step, and 0 after a rollback.",
+                [(f"hx_control_rollout_canary_weight{{{sel}}}", "{{canary}}")],
+                "percent",
+                maximum=100,
+            ),
+            w=8,
+        )
+        grid.add(
+            timeseries(
+                f"{c.route}: error ratio, canary against stable",
+                f"Share of the requests the weights sent to each side that it failed, over {c.window_s} s "
+                "(hx:canary_errors:ratio; a failed canary request may have been answered by the stable variant).",
+                [(f"hx:canary_errors:ratio{{{sel}}}", "{{role}}")],
+                "percentunit",
+            ),
+            w=8,
+        )
+        grid.add(
+            timeseries(
+                f"{c.route}: failing checks of the gate",
+                "1 while a check fails (hx:canary_gate:failing); hx-control rolls back after "
+                f"{c.failed_checks} failed checks in a row.",
+                [(f"hx:canary_gate:failing{{{sel}}}", "{{check}}")],
+                "short",
+                maximum=1,
+            ),
+            w=8,
+        )
 
 
 def model_panels(m: ModelService, *, max_num_seqs: int, prefix_caching: bool) -> list[dict[str, Any]]:
