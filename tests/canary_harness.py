@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -24,14 +23,14 @@ from pathlib import Path
 import engines
 import gateway_harness
 import requests
+import usage_harness
 import yaml
 from control_harness import Running, audit_config, rendered_config, serving_behind
-from pg_harness import PASSWORD, PgCluster, pg_cluster
+from pg_harness import PgCluster, pg_cluster
 from prometheus_harness import PrometheusServer
 from test_alertmanager import Webhook
 from test_real_tools import tool
 
-from hxgen.contracts.usage_config import ServiceConfig
 from hxgen.keys import KeyEntry, hash_key, new_key
 from hxgen.pipeline import render_file
 
@@ -192,26 +191,9 @@ def _keys() -> tuple[dict[str, str], list[dict]]:
     return keys, entries
 
 
-def _usage_config(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster, rendered: Files) -> Path:
-    data = json.loads(rendered["rendered/usage/usage.json"])
-    (tmp / "db.password").write_text(PASSWORD + "\n")
-    data |= {
-        "access_log": str(staged.access_log),
-        "state_dir": str(tmp / "usage-state"),
-        "quota_dir": str(staged.quota_dir),
-        "listen": {"address": "127.0.0.1", "port": staged.usage_port},
-        "poll_s": 0.2,
-        "reports": None,
-    }
-    data["database"] |= {"port": cluster.bouncer_port, "password_file": str(tmp / "db.password")}
-    path = tmp / "usage.json"
-    path.write_text(json.dumps(ServiceConfig.model_validate(data).model_dump()))
-    return path
-
-
 @contextlib.contextmanager
 def _usage(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster, rendered: Files) -> Iterator[None]:
-    config = _usage_config(tmp, staged, cluster, rendered)
+    config = usage_harness.behind_gateway(tmp, rendered["rendered/usage/usage.json"], staged, cluster)
     command = [sys.executable, "-m", "hxgen.usage.cli", "--config", str(config)]
     subprocess.run([*command, "migrate"], check=True, capture_output=True, timeout=60)
     with (tmp / "hx-usage.log").open("w") as journal:

@@ -11,7 +11,6 @@ The configuration hx-usage runs with is the one hxgen renders for the spec
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,11 +22,11 @@ from pathlib import Path
 import gateway_harness
 import httpx2
 import pytest
-from pg_harness import PASSWORD, PgCluster, pg_cluster
+import usage_harness
+from pg_harness import PgCluster, pg_cluster
 from test_gateway_quotas import CHAT, ENGINE_PORT, QUOTA, SPEC, TENANTS, USAGE, Engine, serving
 
 from hxgen.contracts import usage as contract
-from hxgen.contracts.usage_config import ServiceConfig
 from hxgen.keys import hash_key, new_key
 from hxgen.pipeline import render_file
 
@@ -69,20 +68,7 @@ class Host:
 
 def usage_config(tmp: Path, staged: gateway_harness.StagedGateway, cluster: PgCluster) -> Path:
     rendered = {a.path: a.text for a in render_file(SPEC).artifacts}
-    data = json.loads(rendered["rendered/usage/usage.json"])
-    (tmp / "db.password").write_text(PASSWORD + "\n")
-    data |= {
-        "access_log": str(staged.access_log),
-        "state_dir": str(tmp / "state"),
-        "quota_dir": str(staged.quota_dir),
-        "listen": {"address": "127.0.0.1", "port": staged.usage_port},
-        "poll_s": 0.2,
-        "reports": None,
-    }
-    data["database"] |= {"port": cluster.bouncer_port, "password_file": str(tmp / "db.password")}
-    path = tmp / "usage.json"
-    path.write_text(json.dumps(ServiceConfig.model_validate(data).model_dump()))
-    return path
+    return usage_harness.behind_gateway(tmp, rendered["rendered/usage/usage.json"], staged, cluster)
 
 
 def wait_until(condition, what: str, deadline_s: float = 30):

@@ -83,3 +83,22 @@ def config(tmp: Path, cluster: PgCluster | None = None, port: int = 6432, **over
         "poll_s": 0.5,
     } | overrides
     return parse(data)
+
+
+def behind_gateway(tmp: Path, rendered_usage: str, staged, cluster: PgCluster) -> Path:
+    """hxgen's rendered usage.json for a staged gateway (gateway_harness.stage): its access log,
+    quota directory and hx-usage port, the cluster through PgBouncer, a fast poll; written to tmp."""
+    data = json.loads(rendered_usage)
+    (tmp / "db.password").write_text(PASSWORD + "\n")
+    data |= {
+        "access_log": str(staged.access_log),
+        "state_dir": str(tmp / "usage-state"),
+        "quota_dir": str(staged.quota_dir),
+        "listen": {"address": "127.0.0.1", "port": staged.usage_port},
+        "poll_s": 0.2,
+        "reports": None,
+    }
+    data["database"] |= {"port": cluster.bouncer_port, "password_file": str(tmp / "db.password")}
+    path = tmp / "usage.json"
+    path.write_text(json.dumps(ServiceConfig.model_validate(data).model_dump()))
+    return path
