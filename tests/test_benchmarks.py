@@ -85,7 +85,18 @@ CASES = {
         "canary.py",
         ("--quick",),
         {"canary"},
-        {"canary": {"runs", "rollback_s", "rollback_median_s", "advance_s", "client_errors", "promise_s", "timing"}},
+        {
+            "canary": {
+                "runs",
+                "rollback_s",
+                "rollback_median_s",
+                "advance_s",
+                "advance_outcome",
+                "client_errors",
+                "promise_s",
+                "timing",
+            }
+        },
     ),
     "usage": (
         "usage.py",

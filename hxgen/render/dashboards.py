@@ -48,6 +48,7 @@ TITLE_CPU = "CPU busy"
 TITLE_MEMORY = "Memory used"
 GPU_ROW_PREFIX = "GPU "
 PREDICTIONS_ROW = "Predictions (hx-analytics)"
+CANARY_ROW = "Canary rollouts"
 
 
 QUANTILES = ("p50", "p95", "p99")
@@ -155,7 +156,7 @@ def model_performance(plan: Plan) -> dict[str, Any]:
 
 def _canary_section(grid: Grid, plan: Plan) -> None:
     """What hx-control's rollouts did and what their gates saw (docs/canary.md)."""
-    grid.row("Canary rollouts")
+    grid.row(CANARY_ROW)
     for c in plan.canaries:
         sel = f'route="{c.route}"'
         grid.add(
