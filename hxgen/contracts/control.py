@@ -54,6 +54,17 @@ LIVE_WEIGHTS_PATH = "/weights"
 """On the gateway's loopback status server: the ROUTE_WEIGHTS the running nginx generation loaded,
 as JSON. A weight change is live when this answers it (a rollout reports a step only then)."""
 
+# --- canary rollouts: the series hxgen's rules record and hx-control reads, and the reverse ------
+GATE_SERIES = "hx:canary_gate:failing"
+"""{route, canary, check}: 1 for each check of a canary's gate that fails now, absent while it holds
+(hxgen.render.canary_rules); hx-control reads it every interval_s."""
+CANARY_ERRORS_SERIES = "hx:canary_errors:ratio"
+"""{route, role="canary"|"stable"}: the error ratios the gate compares; hx-control quotes them."""
+ROLLOUT_PHASE_METRIC = "hx_control_rollout_phase"
+"""hx-control's {route, canary, version, phase}: 1 for the current phase (HxCanaryRolledBack reads it)."""
+ROLLOUT_CANARY_WEIGHT_METRIC = "hx_control_rollout_canary_weight"
+"""hx-control's {route, canary}: the canary's live weight (HxCanaryGateFailing fires only above 0)."""
+
 RELOAD_PATH_UNIT = "hx-gateway-reload.path"
 RELOAD_SERVICE = "hx-gateway-reload.service"
 RELOAD_WITHIN_S = 5

@@ -43,11 +43,11 @@ class Metrics:
     def _rollout_metrics(self) -> None:
         r = self.registry
         self.rollout_phase = Gauge(
-            "hx_control_rollout_phase", "1 for the phase a route's canary rollout is in, 0 for the others.",
+            contract.ROLLOUT_PHASE_METRIC, "1 for the phase a route's canary rollout is in, 0 for the others.",
             ["route", "canary", "version", "phase"], registry=r,
         )  # fmt: skip
         self.rollout_weight = Gauge(
-            "hx_control_rollout_canary_weight", "The canary's percent of the route's requests.", ["route", "canary"],
+            contract.ROLLOUT_CANARY_WEIGHT_METRIC, "The canary's percent of the route's requests.", ["route", "canary"],
             registry=r,
         )  # fmt: skip
         self.rollout_step = Gauge("hx_control_rollout_step", "The rollout's step, from 1.", ["route"], registry=r)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import requests
 
 from ..contracts import control as contract
+from ..contracts import usage as usage_contract
 from ..contracts.control_config import Canary, Route, ServiceConfig
 from .model import Weight
 
@@ -179,9 +180,11 @@ def weights(route: Route, state: State | None) -> list[Weight]:
 
 
 # --- the loop -------------------------------------------------------------------------------------
-GATE_QUERY = "hx:canary_gate:failing{{route={alias}}}"
-REQUESTS_QUERY = "sum(increase(hx_usage_variant_requests_total{{route={alias},variant={canary}}}[{seconds}s]))"
-EVIDENCE_QUERY = "hx:canary_errors:ratio{{route={alias}}}"
+GATE_QUERY = contract.GATE_SERIES + "{{route={alias}}}"
+REQUESTS_QUERY = (
+    "sum(increase(" + usage_contract.VARIANT_REQUESTS_TOTAL + "{{route={alias},variant={canary}}}[{seconds}s]))"
+)
+EVIDENCE_QUERY = contract.CANARY_ERRORS_SERIES + "{{route={alias}}}"
 QUERY_TIMEOUT_S = 5.0
 VERIFY_TIMEOUT_S = 20.0
 VERIFY_POLL_S = 0.5

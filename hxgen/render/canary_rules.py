@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import alerts
+from ..contracts import control as control_contract
 from ..contracts import usage as usage_contract
 from ..plan import Plan
 from ..plan.canary import CanaryPlan, CanaryVariant
@@ -31,10 +32,10 @@ from .alert_rules import alert
 from .common import RENDERED_DIR, Artifact, yaml_text
 
 RULES_FILE = "prometheus/rules/hx-canary.yml"
-ROLLOUT_PHASE = "hx_control_rollout_phase"
-CANARY_WEIGHT = "hx_control_rollout_canary_weight"
-GATE = "hx:canary_gate:failing"
-ERRORS = "hx:canary_errors:ratio"
+ROLLOUT_PHASE = control_contract.ROLLOUT_PHASE_METRIC
+CANARY_WEIGHT = control_contract.ROLLOUT_CANARY_WEIGHT_METRIC
+GATE = control_contract.GATE_SERIES
+ERRORS = control_contract.CANARY_ERRORS_SERIES
 LATENCY_MISSES = "hx:canary_latency_misses:ratio"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
+from ..contracts import control as control_contract
 from ..plan import ModelService, Plan
 from . import predictive_rules, usage_rules
 from .common import RENDERED_DIR, Artifact, yaml_text
@@ -163,7 +164,7 @@ def _canary_section(grid: Grid, plan: Plan) -> None:
             timeseries(
                 f"{c.route}: weight of {c.canary.name} {c.canary.version}",
                 "The canary's live weight (hx_control_rollout_canary_weight): each step, and 0 after a rollback.",
-                [(f"hx_control_rollout_canary_weight{{{sel}}}", "{{canary}}")],
+                [(f"{control_contract.ROLLOUT_CANARY_WEIGHT_METRIC}{{{sel}}}", "{{canary}}")],
                 "percent",
                 maximum=100,
             ),
@@ -174,7 +175,7 @@ def _canary_section(grid: Grid, plan: Plan) -> None:
                 f"{c.route}: error ratio, canary against stable",
                 f"Share of the requests the weights sent to each side that it failed, over {c.window_s} s "
                 "(hx:canary_errors:ratio; a failed canary request may have been answered by the stable variant).",
-                [(f"hx:canary_errors:ratio{{{sel}}}", "{{role}}")],
+                [(f"{control_contract.CANARY_ERRORS_SERIES}{{{sel}}}", "{{role}}")],
                 "percentunit",
             ),
             w=8,
@@ -184,7 +185,7 @@ def _canary_section(grid: Grid, plan: Plan) -> None:
                 f"{c.route}: failing checks of the gate",
                 "1 while a check fails (hx:canary_gate:failing); hx-control rolls back after "
                 f"{c.failed_checks} failed checks in a row.",
-                [(f"hx:canary_gate:failing{{{sel}}}", "{{check}}")],
+                [(f"{control_contract.GATE_SERIES}{{{sel}}}", "{{check}}")],
                 "short",
                 maximum=1,
             ),
