@@ -55,6 +55,8 @@ class Answer:
     at: float
     status: int
     variant: str
+    version: str
+    """X-HX-Variant-Version: the models[].version of the variant."""
 
 
 @dataclass
@@ -91,9 +93,10 @@ class Load:
             try:
                 r = requests.post(f"{self.url}/v1/chat/completions", json=CHAT, headers=headers, timeout=60)
                 status, variant = r.status_code, r.headers.get("X-HX-Variant", "")
+                version = r.headers.get("X-HX-Variant-Version", "")
             except requests.RequestException:
-                status, variant = 0, ""
-            self.answers.append(Answer(sent, time.monotonic(), status, variant))
+                status, variant, version = 0, "", ""
+            self.answers.append(Answer(sent, time.monotonic(), status, variant, version))
 
 
 @dataclass

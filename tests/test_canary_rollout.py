@@ -62,6 +62,7 @@ def test_a_healthy_canary_advances_through_every_step_to_all_traffic(fresh, reco
     assert rollout["canary_weight"] == 100 and rollout["verified"] is not None
     assert all(a.status == 200 for a in answers), {a.status for a in answers}
     assert answers[-1].variant == CANARY  # at 100 % the canary answers everything
+    assert {(a.variant, a.version) for a in answers} <= {(CANARY, "2"), (STABLE, "1")}
     record_property("canary_steps_s", json.dumps(seen))
     print(f"canary weights seen on the gateway (s since start, %): {seen}")
 
