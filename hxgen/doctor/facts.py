@@ -16,8 +16,6 @@ class UnitFacts:
     """Starts of the unit within the journal window, beyond its first."""
     oom_kills: int = 0
     """Times the kernel's OOM killer ended the unit's processes within the journal window."""
-    memory_max_bytes: int | None = None
-    """The MemoryMax in force, as systemd reports it; None for no limit."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,6 @@ class HostFacts:
     journal_window_min: int
     """How far back the journal was read for restarts and OOM kills."""
     units: dict[str, UnitFacts] = field(default_factory=dict)
-    """By unit name (tiny.service); a unit the host does not have is absent."""
+    """By unit name (hx-model-tiny.service); a unit the host does not have is absent."""
     listening_tcp_ports: frozenset[int] = frozenset()
     mounts: tuple[MountFacts, ...] = ()

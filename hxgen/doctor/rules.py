@@ -25,9 +25,13 @@ def diagnose(plan: Plan, facts: HostFacts) -> list[Finding]:
     return [finding for rule in RULES for finding in rule(plan, facts)]
 
 
+def _unit(model: ModelService) -> str:
+    return f"{model.service}.service"
+
+
 def model_units(plan: Plan, facts: HostFacts) -> Iterator[Finding]:
     for index, model in enumerate(plan.models):
-        unit = f"{model.service}.service"
+        unit = _unit(model)
         state = facts.units.get(unit)
         where = f"models[{index}] ({model.name})"
         if state is None:
@@ -67,7 +71,7 @@ def _oom_killed(index: int, model: ModelService, unit: str, kills: int, restarts
 
 def model_ports(plan: Plan, facts: HostFacts) -> Iterator[Finding]:
     for index, model in enumerate(plan.models):
-        state = facts.units.get(f"{model.service}.service")
+        state = facts.units.get(_unit(model))
         # A unit that is down is reported as such; its port adds nothing. One still starting has not bound yet.
         if state is None or state.active_state != "active" or model.port in facts.listening_tcp_ports:
             continue
@@ -80,21 +84,22 @@ def model_ports(plan: Plan, facts: HostFacts) -> Iterator[Finding]:
 
 
 def disk_headroom(plan: Plan, facts: HostFacts) -> Iterator[Finding]:
-    del plan  # every mounted filesystem counts: a full one stops whatever writes there
+    # Every mounted filesystem counts: a full one stops whatever writes there.
+    weights = ", ".join(sorted({m.weights_dir for m in plan.models})) or "no model"
     for mount in facts.mounts:
         if mount.available_ratio < DISK_CRITICAL_RATIO:
-            yield _disk(Severity.CRITICAL, mount)
+            yield _disk(Severity.CRITICAL, mount, weights)
         elif mount.available_ratio < DISK_WARNING_RATIO:
-            yield _disk(Severity.WARNING, mount)
+            yield _disk(Severity.WARNING, mount, weights)
 
 
-def _disk(severity: Severity, mount: MountFacts) -> Finding:
+def _disk(severity: Severity, mount: MountFacts, weights: str) -> Finding:
     return Finding(
         severity, "disk-low", mount.path,
         f"{mount.path} has {mount.available_bytes / GIB:.1f} GiB free of {mount.size_bytes / GIB:.1f} GiB "
         f"({mount.available_ratio:.0%})",
         "free or grow the filesystem; Prometheus keeps monitoring.retention_days (or retention_size_gb) "
-        "of data, and model weights live under models[].weights_dir",
+        f"of data, and the models' weights are in {weights}",
         (f"available={mount.available_bytes} bytes", f"size={mount.size_bytes} bytes"),
     )  # fmt: skip
 

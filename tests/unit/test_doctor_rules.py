@@ -97,6 +97,7 @@ def test_disk_headroom(free_gib, severity):
     assert [f.severity for f in findings] == ([severity] if severity else [])
     if severity:
         assert "monitoring.retention_days" in findings[0].hint
+        assert PLAN.models[0].weights_dir in findings[0].hint
 
 
 def test_findings_are_ranked_most_severe_first_and_json_says_why():
